@@ -1,0 +1,135 @@
+"""Checks that a recording can be analysed, with one-line messages that name the input.
+
+Thresholds (physics, not fitted to any file):
+
+- at least :data:`MIN_DURATION_S` (2 s) of data: a few running or walking steps (step time
+  0.25-0.6 s);
+- a sample rate of at least :data:`MIN_RATE_HZ` (50 Hz): initial contact needs a resolution of
+  about 20 ms; a stated (nominal) rate must agree with the timestamps within
+  :data:`RATE_TOLERANCE` (10 %), because gaps are found from it;
+- median acceleration magnitude between 0.3 and 3 g. Proper acceleration averages 1 g over any
+  stretch of standing, walking or running (the body does not accelerate on average, so the mean
+  vector is gravity); the median of the magnitude stays near it: 0.98 g in lower-back walking
+  data, 1.0-1.7 g in sacral and shoe running data, and the trunk sensor's aerial phase (0 g)
+  never covers half of the time. A factor of 9.81 or 1000 off is a unit mistake.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from imu_hip.model import G, InputError, Recording, SensorRecording
+
+MIN_DURATION_S = 2.0
+MIN_RATE_HZ = 50.0
+RATE_TOLERANCE = 0.10
+ACC_MEDIAN_RANGE_G = (0.3, 3.0)
+
+
+def validate_recording(rec: Recording, source: str, *, first_data_line: int | None = None) -> None:
+    """Raise :class:`InputError` ``(source, problem)`` if ``rec`` cannot be analysed.
+
+    Checks each sensor for: samples present, finite values, strictly increasing time, sample
+    rate (>= 50 Hz, and the nominal rate matching the timestamps), duration (>= 2 s) and the
+    acceleration unit (median magnitude near 1 g). ``first_data_line``: for a one-sensor text
+    file, the file line of sample 0, so problems are reported by line; otherwise by sample.
+    Parsing problems (missing file, bad columns, ...) are raised by the readers themselves.
+    """
+    if not rec.sensors:
+        why = rec.metadata.get("truncated_detail")
+        raise InputError(source, "no sensor data in the file" + (f" ({why})" if why else ""))
+    one = len(rec.sensors) == 1
+    for sensor in rec.sensors:
+        prefix = "" if one else f"sensor {sensor.sensor_id!r} ({sensor.placement}): "
+        lines = first_data_line if one else None
+        problem = _sensor_problem(sensor, lines)
+        if problem:
+            raise InputError(source, prefix + problem)
+
+
+def _where(i: int, first_data_line: int | None) -> str:
+    return f"line {first_data_line + i}" if first_data_line is not None else f"sample {i}"
+
+
+def _sensor_problem(s: SensorRecording, lines: int | None) -> str | None:
+    n = len(s)
+    if n == 0:
+        return "no samples"
+    all_finite = bool(np.isfinite(s.t_s).all() and np.isfinite(s.acc_mps2).all()
+                      and (s.gyr_rads is None or np.isfinite(s.gyr_rads).all()))
+    if not all_finite:
+        return _first_non_finite(s, lines)
+
+    dt = np.diff(s.t_s)
+    bad = np.flatnonzero(dt <= 0)
+    if bad.size:
+        i = int(bad[0]) + 1
+        if dt[i - 1] == 0:
+            return (f"duplicate timestamp at {_where(i, lines)} (time_s = {float(s.t_s[i])!r} "
+                    "repeats); time must increase strictly")
+        return (f"timestamps go backwards at {_where(i, lines)} ({float(s.t_s[i])!r} s after "
+                f"{float(s.t_s[i - 1])!r} s); time must increase strictly")
+    if n < 2:
+        return f"only one sample; at least {MIN_DURATION_S:g} s of data is needed"
+
+    measured_hz = 1.0 / float(np.median(dt))
+    if measured_hz < MIN_RATE_HZ:
+        hint = ""
+        if MIN_RATE_HZ <= measured_hz * 1000 <= 20000:
+            hint = " (time_s looks like milliseconds; convert it to seconds)"
+        return (f"sample rate is {measured_hz:.3g} Hz from the timestamps; at least "
+                f"{MIN_RATE_HZ:g} Hz is needed to time foot contacts{hint}")
+    nominal = float(s.rate_hz)
+    if not (math.isfinite(nominal) and nominal > 0):
+        return f"no usable nominal sample rate ({nominal!r} Hz)"
+    if abs(nominal / measured_hz - 1.0) > RATE_TOLERANCE:
+        return (f"stated sample rate {nominal:g} Hz does not match the timestamps "
+                f"({measured_hz:.4g} Hz, median interval {1000 / measured_hz:.4g} ms)")
+
+    duration = float(s.t_s[-1] - s.t_s[0])
+    if duration < MIN_DURATION_S:
+        return (f"only {duration:.3g} s of data; at least {MIN_DURATION_S:g} s is needed to find "
+                "a few steps")
+
+    median_g = float(np.median(np.sqrt(np.einsum("ij,ij->i", s.acc_mps2, s.acc_mps2)))) / G
+    lo, hi = ACC_MEDIAN_RANGE_G
+    if not lo <= median_g <= hi:
+        return (f"acceleration is in the wrong unit: median |a| is {median_g:.4g} g, expected "
+                f"about 1 g (gravity included); {_unit_guess(median_g)}")
+    return None
+
+
+def _first_non_finite(s: SensorRecording, lines: int | None) -> str:
+    """Where the first NaN/inf is (earliest sample; first column on ties)."""
+    columns = [("time_s", s.t_s)] + [(f"acc_{a}", s.acc_mps2[:, k]) for k, a in enumerate("xyz")]
+    if s.gyr_rads is not None:
+        columns += [(f"gyr_{a}", s.gyr_rads[:, k]) for k, a in enumerate("xyz")]
+    found = []
+    for name, col in columns:
+        bad = np.flatnonzero(~np.isfinite(col))
+        if bad.size:
+            found.append((int(bad[0]), name, float(col[bad[0]])))
+    i, name, value = min(found, key=lambda f: f[0])
+    what = "NaN" if math.isnan(value) else "infinite"
+    return f"{what} value at {_where(i, lines)}, column {name}; every cell must be a number"
+
+
+def _unit_guess(median_g: float) -> str:
+    """What the stored numbers look like, given the median magnitude they give in g."""
+    lo, hi = ACC_MEDIAN_RANGE_G
+    if lo / G <= median_g <= hi / G:
+        return ("it looks like g written under _mps2 columns (values in g stored as m/s²); "
+                "rename the columns acc_*_g")
+    if lo * G <= median_g <= hi * G:
+        return ("it looks like m/s² written under _g columns (values in m/s² stored as g); "
+                "rename the columns acc_*_mps2")
+    if lo * 1000 / G <= median_g <= hi * 1000 / G:
+        return "it looks like milli-g written under _mps2 columns; divide by 1000 and use acc_*_g"
+    if lo * 1000 <= median_g <= hi * 1000:
+        return ("it looks like milli-g (or raw sensor counts) written under _g columns; divide "
+                "by 1000 (or the sensor's counts per g)")
+    if median_g < lo:
+        return "values this small suggest gravity was removed or a wrong scale factor"
+    return "values this large suggest raw sensor counts; scale them to g or m/s²"

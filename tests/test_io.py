@@ -1,0 +1,464 @@
+"""Recording files: CSV and MCAP round trips, crash safety, content sniffing, bad input."""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+import imu_hip.io.csv_file as csv_file
+from imu_hip.io import (
+    McapRecorder,
+    read_csv,
+    read_mcap,
+    read_raw,
+    read_recording,
+    sniff_format,
+    validate_recording,
+    write_csv,
+    write_mcap,
+)
+from imu_hip.model import Block, G, InputError, Recording, SensorRecording
+
+DATA = Path(__file__).parent / "data" / "sacrum_running_grf"
+HEADER = "time_s,acc_x_mps2,acc_y_mps2,acc_z_mps2"
+FIXTURE_HEALTH = HealthCheck.function_scoped_fixture
+
+
+def make_sensor(n: int = 1200, rate_hz: float = 400.0, gyro: bool = True, seed: int = 0,
+                sensor_id: str = "hip", placement: str = "sacrum", t0: float = 12.5,
+                metadata: dict[str, str] | None = None) -> SensorRecording:
+    """A sensor lying roughly still (1 g up) with noise, full-precision floats."""
+    rng = np.random.default_rng(seed)
+    acc = rng.normal(0.0, 0.7, (n, 3)) + [0.0, 0.0, G]
+    gyr = rng.normal(0.0, 0.3, (n, 3)) if gyro else None
+    return SensorRecording(sensor_id=sensor_id, placement=placement, rate_hz=rate_hz,
+                           t_s=t0 + np.arange(n) / rate_hz, acc_mps2=acc, gyr_rads=gyr,
+                           metadata=dict(metadata or {}))
+
+
+def assert_same_sensor(a: SensorRecording, b: SensorRecording) -> None:
+    assert (a.sensor_id, a.placement, a.rate_hz) == (b.sensor_id, b.placement, b.rate_hz)
+    assert np.array_equal(a.t_s, b.t_s)
+    assert np.array_equal(a.acc_mps2, b.acc_mps2)
+    if a.gyr_rads is None:
+        assert b.gyr_rads is None
+    else:
+        assert b.gyr_rads is not None and np.array_equal(a.gyr_rads, b.gyr_rads)
+
+
+def write_text(path: Path, text: str) -> Path:
+    path.write_bytes(text.encode("utf-8"))
+    return path
+
+
+def still_rows(n: int, rate_hz: float = 100.0, z: float = G) -> str:
+    return "".join(f"{i / rate_hz!r},0.01,-0.02,{z!r}\n" for i in range(n))
+
+
+# --- CSV -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("gyro", [True, False])
+def test_csv_round_trip_is_exact(tmp_path: Path, gyro: bool) -> None:
+    sensor = make_sensor(gyro=gyro, metadata={"subject": "S01", "note": "two\nlines"})
+    path = tmp_path / "rec.csv"
+    write_csv(sensor, path)
+    back = read_csv(path).sensors[0]
+    assert_same_sensor(sensor, back)
+    assert back.metadata["subject"] == "S01"
+    assert back.metadata["note"] == "two lines"  # a value cannot inject extra lines
+
+
+finite64 = st.floats(allow_nan=False, allow_infinity=False, width=64)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[FIXTURE_HEALTH])
+@given(values=hnp.arrays(np.float64, st.tuples(st.integers(1, 40), st.just(6)), elements=finite64))
+def test_csv_round_trip_any_float_both_parsers(tmp_path: Path, values: np.ndarray,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    sensor = SensorRecording(sensor_id="s", placement="sacrum", rate_hz=100.0,
+                             t_s=np.arange(values.shape[0], dtype=float),
+                             acc_mps2=values[:, :3], gyr_rads=values[:, 3:])
+    path = tmp_path / "any.csv"
+    write_csv(sensor, path)
+    assert_same_sensor(sensor, read_csv(path).sensors[0])
+    monkeypatch.setattr(csv_file, "_FAST_MMREAD", False)  # the strict parser agrees
+    assert_same_sensor(sensor, read_csv(path).sensors[0])
+
+
+def test_csv_fast_and_strict_parsers_agree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(3)
+    table = np.column_stack([np.arange(500) / 200.0, rng.normal(0, 5, (500, 3))])
+    text = HEADER + "\n" + "".join(",".join(f"{v:.6f}" for v in row) + "\n" for row in table)
+    path = write_text(tmp_path / "fixed.csv", text)
+    fast = read_csv(path).sensors[0]
+    monkeypatch.setattr(csv_file, "_FAST_MMREAD", False)
+    strict = read_csv(path).sensors[0]
+    assert np.array_equal(fast.acc_mps2, strict.acc_mps2)
+    assert np.array_equal(fast.t_s, np.round(table[:, 0], 6))
+
+
+def test_csv_g_and_dps_are_converted_to_si(tmp_path: Path) -> None:
+    text = ("time_s,acc_x_g,acc_y_g,acc_z_g,gyr_x_dps,gyr_y_dps,gyr_z_dps\n"
+            "0.0,0.5,-0.25,1.0,90,-180,45\n0.01,0.0,0.0,2.0,360,0,-90\n")
+    sensor = read_csv(write_text(tmp_path / "units.csv", text)).sensors[0]
+    assert np.array_equal(sensor.acc_mps2, np.array([[0.5, -0.25, 1.0], [0.0, 0.0, 2.0]]) * G)
+    assert np.allclose(sensor.gyr_rads, [[math.pi / 2, -math.pi, math.pi / 4],
+                                         [2 * math.pi, 0, -math.pi / 2]], rtol=1e-15, atol=0)
+    # and written back in g / dps, read again: same SI values to rounding
+    out = tmp_path / "units_g.csv"
+    write_csv(sensor, out, units="g", gyr_units="dps")
+    assert out.read_text().splitlines()[3].startswith("time_s,acc_x_g,acc_y_g,acc_z_g,gyr_x_dps")
+    again = read_csv(out).sensors[0]
+    assert np.allclose(again.acc_mps2, sensor.acc_mps2, rtol=1e-15, atol=0)
+    assert np.allclose(again.gyr_rads, sensor.gyr_rads, rtol=1e-15, atol=0)
+
+
+def test_csv_metadata_is_kept_as_text_and_used(tmp_path: Path) -> None:
+    text = ("# sensor_id: <b>DE:AD</b>\n# placement: left_foot\n# rate_hz: 100\n"
+            "# firmware: 1.2.3; build=7\n# free comment without key\n" + HEADER + "\n"
+            + still_rows(300, rate_hz=100.0))
+    sensor = read_csv(write_text(tmp_path / "meta.csv", text)).sensors[0]
+    assert sensor.metadata["sensor_id"] == "<b>DE:AD</b>"  # kept verbatim, not interpreted
+    assert sensor.metadata["firmware"] == "1.2.3; build=7"
+    assert sensor.metadata["rate_hz"] == "100"
+    assert sensor.metadata["comment"] == "free comment without key"
+    assert all(isinstance(v, str) for v in sensor.metadata.values())
+    assert (sensor.sensor_id, sensor.placement, sensor.rate_hz) == ("<b>DE:AD</b>", "left_foot",
+                                                                    100.0)
+    # explicit arguments win over the file
+    other = read_csv(tmp_path / "meta.csv", placement="right_foot", sensor_id="R").sensors[0]
+    assert (other.sensor_id, other.placement) == ("R", "right_foot")
+
+
+def test_csv_rate_defaults_to_median_interval_and_file_name(tmp_path: Path) -> None:
+    t = np.arange(400) / 250.0
+    t[100:] += 0.5  # one gap must not move the median
+    text = HEADER + "\n" + "".join(f"{v!r},0,0,9.8\n" for v in t.tolist())
+    sensor = read_csv(write_text(tmp_path / "walk_07.csv", text)).sensors[0]
+    assert sensor.rate_hz == pytest.approx(250.0, rel=1e-9)
+    assert sensor.sensor_id == "walk_07"
+    assert sensor.placement == "sacrum"
+
+
+def test_csv_tolerates_crlf_bom_spaces_and_missing_final_newline(tmp_path: Path) -> None:
+    rows = [(i / 100.0, 0.1, -0.2, 9.8) for i in range(300)]
+    body = "\r\n".join(" , ".join(repr(v) for v in r) for r in rows)
+    text = "\ufeff# rate_hz: 100\r\n TIME_S , Acc_X_mps2,acc_y_mps2 ,acc_z_mps2\r\n" + body
+    sensor = read_recording(write_text(tmp_path / "win.csv", text)).sensors[0]
+    assert np.array_equal(sensor.acc_mps2, np.array([r[1:] for r in rows]))
+    assert np.array_equal(sensor.t_s, [r[0] for r in rows])
+
+
+# --- MCAP ----------------------------------------------------------------------------------
+
+
+def two_sensor_recording() -> Recording:
+    hip = make_sensor(n=2500, rate_hz=400.0, metadata={"firmware": "2.1", "notes": "ünïcode"})
+    foot = make_sensor(n=1300, rate_hz=208.3, gyro=False, seed=1, sensor_id="L",
+                       placement="left_foot", t0=12.6)
+    return Recording(sensors=[hip, foot], metadata={"runner": "A", "shoe": "trail"})
+
+
+def test_mcap_round_trip_is_exact(tmp_path: Path) -> None:
+    rec = two_sensor_recording()
+    path = tmp_path / "run.mcap"
+    write_mcap(rec, path, block_size=333)
+    back = read_mcap(path)
+    assert back.metadata == rec.metadata  # complete file: nothing about truncation
+    assert [s.sensor_id for s in back.sensors] == ["hip", "L"]
+    for a, b in zip(rec.sensors, back.sensors, strict=True):
+        assert_same_sensor(a, b)
+        assert b.metadata == a.metadata
+
+
+def test_mcap_round_trip_through_csv_and_back(tmp_path: Path) -> None:
+    sensor = make_sensor(metadata={"k": "v"})
+    write_mcap(Recording(sensors=[sensor]), tmp_path / "a.mcap")
+    write_csv(read_mcap(tmp_path / "a.mcap").sensors[0], tmp_path / "a.csv")
+    assert_same_sensor(sensor, read_csv(tmp_path / "a.csv").sensors[0])
+
+
+def record_in_flushed_pieces(path: Path) -> tuple[Recording, list[tuple[int, dict[str, int]]]]:
+    """Record blocks of two sensors plus raw bytes, flushing after every few blocks.
+
+    Returns the recording and, per flush, (file size after it, samples per sensor so far).
+    """
+    rec = two_sensor_recording()
+    flushed: list[tuple[int, dict[str, int]]] = []
+    written = {s.sensor_id: 0 for s in rec.sensors}
+    with McapRecorder(path, metadata=rec.metadata, flush_interval_s=3600, fsync=False) as r:
+        for k in range(0, 2500, 100):
+            for s in rec.sensors:
+                j = min(k + 100, len(s))
+                if k >= j:
+                    continue
+                r.write_block(Block(sensor_id=s.sensor_id, placement=s.placement,
+                                    rate_hz=s.rate_hz, t_s=s.t_s[k:j], acc_mps2=s.acc_mps2[k:j],
+                                    gyr_rads=None if s.gyr_rads is None else s.gyr_rads[k:j]))
+                written[s.sensor_id] = j
+            r.write_raw("dev-A", 100.0 + k, bytes([k % 256]) * 20)
+            if (k // 100) % 3 == 2:
+                r.flush()
+                flushed.append((path.stat().st_size, dict(written)))
+    return rec, flushed
+
+
+class Flushed(tuple):
+    """(path, file bytes, recording, flushes) with a short repr for hypothesis reports."""
+
+    def __repr__(self) -> str:
+        return f"Flushed({self[0]}, {len(self[1])} bytes)"
+
+
+@pytest.fixture(scope="module")
+def flushed_file(tmp_path_factory: pytest.TempPathFactory) -> Flushed:
+    path = tmp_path_factory.mktemp("mcap") / "flushed.mcap"
+    rec, flushed = record_in_flushed_pieces(path)
+    return Flushed((path, path.read_bytes(), rec, flushed))
+
+
+def check_cut(data: bytes, cut: int, tmp: Path, rec: Recording,
+              flushed: list[tuple[int, dict[str, int]]]) -> None:
+    path = tmp / f"cut_{cut}.mcap"
+    path.write_bytes(data[:cut])
+    back = read_mcap(path)  # never raises
+    if cut < len(data):
+        assert back.metadata["truncated"] == "true"
+        assert back.metadata["truncated_detail"]
+    got = {s.sensor_id: s for s in back.sensors}
+    before = [n for size, n in flushed if size <= cut]  # flushes that ended before the cut
+    safe = before[-1] if before else None
+    for orig in rec.sensors:
+        s = got.get(orig.sensor_id)
+        n = 0 if s is None else len(s)
+        assert n <= len(orig)
+        if s is not None:  # a prefix of what was written, bit for bit
+            assert np.array_equal(s.t_s, orig.t_s[:n])
+            assert np.array_equal(s.acc_mps2, orig.acc_mps2[:n])
+        if safe is not None:  # and everything flushed before the cut is there
+            assert n >= safe[orig.sensor_id]
+    raw = read_raw(path)
+    assert all(d == "dev-A" and payload == bytes([int(t - 100) % 256]) * 20
+               for d, t, payload in raw)
+    path.unlink()
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[FIXTURE_HEALTH])
+@given(frac=st.floats(0.0, 1.0))
+def test_truncated_mcap_opens_with_a_prefix(flushed_file, tmp_path: Path, frac: float) -> None:
+    path, data, rec, flushed = flushed_file
+    check_cut(data, int(frac * len(data)), tmp_path, rec, flushed)
+
+
+def test_truncated_mcap_at_chunk_boundaries_and_tiny_sizes(flushed_file, tmp_path: Path) -> None:
+    path, data, rec, flushed = flushed_file
+    cuts = {1, 7, 8, 9, 30, len(data) - 1, len(data)}
+    for size, _ in flushed:
+        cuts |= {size - 1, size, size + 1, size + 9}
+    for cut in sorted(c for c in cuts if 0 < c <= len(data)):
+        check_cut(data, cut, tmp_path, rec, flushed)
+    # the whole file: complete, identical to what was recorded
+    full = read_mcap(path)
+    assert "truncated" not in full.metadata
+    for a, b in zip(rec.sensors, full.sensors, strict=True):
+        assert_same_sensor(a, b)
+
+
+def test_cut_recording_is_readable_by_read_recording_and_says_truncated(flushed_file,
+                                                                        tmp_path: Path) -> None:
+    _, data, _, flushed = flushed_file
+    cut = tmp_path / "cut.mcap"
+    cut.write_bytes(data[: flushed[-1][0] + 50])
+    rec = read_recording(cut)
+    assert rec.metadata["truncated"] == "true"
+    assert len(rec.sensor("sacrum")) == flushed[-1][1]["hip"]
+
+
+def test_recorder_flush_makes_data_readable_while_open(tmp_path: Path) -> None:
+    sensor = make_sensor(n=800)
+    blocks = list(sensor.blocks(size=200))
+    path = tmp_path / "live.mcap"
+    with McapRecorder(path, flush_interval_s=3600) as rec:
+        rec.write_block(blocks[0])
+        rec.flush()
+        live = read_mcap(path)  # the recorder is still open
+        assert len(live.sensors[0]) == 200
+        assert live.metadata["truncated"] == "true"
+        rec.write_block(blocks[1])
+        rec.flush()
+        assert len(read_mcap(path).sensors[0]) == 400
+    assert_same_sensor(read_mcap(path).sensors[0], SensorRecording(
+        sensor_id="hip", placement="sacrum", rate_hz=400.0, t_s=sensor.t_s[:400],
+        acc_mps2=sensor.acc_mps2[:400], gyr_rads=sensor.gyr_rads[:400]))
+
+
+def test_recorder_flushes_by_itself_when_blocks_keep_coming(tmp_path: Path) -> None:
+    sensor = make_sensor(n=600)
+    blocks = list(sensor.blocks(size=100))
+    path = tmp_path / "auto.mcap"
+    with McapRecorder(path, flush_interval_s=0.5) as rec:
+        rec.write_block(blocks[0])
+        assert not read_mcap(path).sensors  # still in the open chunk
+        time.sleep(0.55)
+        rec.write_block(blocks[1])  # past the interval: this write flushes
+        assert len(read_mcap(path).sensors[0]) == 200
+
+
+def test_read_raw_returns_bytes_times_and_devices(tmp_path: Path) -> None:
+    rng = np.random.default_rng(5)
+    notes = [(f"dev-{k % 3}", 1.7e9 + k * 0.0123456789, rng.bytes(int(rng.integers(0, 244))))
+             for k in range(50)]
+    path = tmp_path / "raw.mcap"
+    with McapRecorder(path) as rec:
+        for i, (dev, t, payload) in enumerate(notes):
+            rec.write_raw(dev, t, payload)
+            if i == 10:
+                rec.write_block(next(make_sensor(n=50).blocks()))
+    assert read_raw(path) == notes
+    assert [s.sensor_id for s in read_mcap(path).sensors] == ["hip"]
+
+
+def test_reader_is_chosen_by_content_not_suffix(tmp_path: Path) -> None:
+    sensor = make_sensor(n=1000, rate_hz=200.0)
+    mcap_as_csv = tmp_path / "looks_like.csv"
+    write_mcap(Recording(sensors=[sensor]), mcap_as_csv)
+    csv_as_mcap = tmp_path / "looks_like.mcap"
+    write_csv(sensor, csv_as_mcap)
+    assert sniff_format(mcap_as_csv) == "mcap" and sniff_format(csv_as_mcap) == "csv"
+    for path in (mcap_as_csv, csv_as_mcap):
+        assert_same_sensor(sensor, read_recording(path).sensors[0])
+
+
+# --- real data excerpt ---------------------------------------------------------------------
+
+
+def test_running_excerpt_opens_and_matches_its_reference() -> None:
+    rec = read_recording(DATA / "trial_03_imu.csv")
+    s = rec.sensor("sacrum")
+    assert s.rate_hz == 500.0 and s.gyr_rads is None
+    assert 4.9 < s.duration_s < 5.0
+    assert np.all(s.acc_mps2[:, 1] == 0)  # no mediolateral axis
+    assert np.all(s.acc_mps2[:, 2] >= 0)  # vertical clipped at 0 by the authors
+    contacts = np.loadtxt(DATA / "trial_03_contacts.csv", delimiter=",", skiprows=1,
+                          usecols=(1, 2))
+    assert contacts.shape[1] == 2 and np.all(np.diff(contacts[:, 0]) > 0)
+    assert s.t_s[0] <= contacts[0, 0] and contacts[-1, 1] <= s.t_s[-1]
+
+
+# --- bad input: one test per case ----------------------------------------------------------
+
+
+def problem_of(path: Path, **kwargs) -> str:
+    with pytest.raises(InputError) as info:
+        read_recording(path, **kwargs)
+    message = str(info.value)
+    assert message.startswith(str(path) + ": "), message  # names the file first
+    assert "\n" not in message and "Traceback" not in message
+    return info.value.problem
+
+
+def test_bad_missing_file(tmp_path: Path) -> None:
+    assert "not found" in problem_of(tmp_path / "nope.csv")
+
+
+def test_bad_empty_file(tmp_path: Path) -> None:
+    assert "empty" in problem_of(write_text(tmp_path / "empty.csv", ""))
+
+
+def test_bad_truncated_csv(tmp_path: Path) -> None:
+    text = HEADER + "\n" + still_rows(400) + "4.0,0.01,-0"
+    problem = problem_of(write_text(tmp_path / "cut.csv", text))
+    assert "truncated" in problem and "line 402" in problem and "3 of 4" in problem
+
+
+def test_bad_binary_garbage(tmp_path: Path) -> None:
+    for seed in range(3):
+        path = tmp_path / f"garbage{seed}.csv"
+        path.write_bytes(np.random.default_rng(seed).bytes(4000))
+        problem = problem_of(path)
+        assert "binary" in problem or "not a text file" in problem
+    text_junk = write_text(tmp_path / "junk.csv", "\x07\x1b[31m\x01\x02 hello\n" * 50)
+    assert "not a text file" in problem_of(text_junk)
+
+
+def test_bad_missing_columns(tmp_path: Path) -> None:
+    text = "time_s,acc_x_mps2,acc_z_mps2\n" + "".join(f"{i / 100},0,9.8\n" for i in range(300))
+    problem = problem_of(write_text(tmp_path / "twoaxes.csv", text))
+    assert "missing" in problem and "acc_y_mps2" in problem and "expected" in problem
+
+
+def test_bad_unknown_columns(tmp_path: Path) -> None:
+    text = HEADER + ",temperature_c,acc_x_ms2\n" + "".join(
+        f"{i / 100},0,0,9.8,21.5,0\n" for i in range(300))
+    problem = problem_of(write_text(tmp_path / "extra.csv", text))
+    assert "unknown" in problem and "temperature_c" in problem and "acc_x_ms2" in problem
+    assert "gyr_x_dps" in problem  # says what is accepted
+
+
+def test_bad_non_numeric_cell(tmp_path: Path) -> None:
+    rows = still_rows(300).splitlines()
+    rows[41] = "0.41,0.01,abc,9.8"
+    text = "# rate_hz: 100\n" + HEADER + "\n" + "\n".join(rows) + "\n"
+    problem = problem_of(write_text(tmp_path / "text.csv", text))
+    assert "line 44" in problem and "acc_y_mps2" in problem and "'abc'" in problem
+
+
+def test_bad_nan_or_inf(tmp_path: Path) -> None:
+    rows = still_rows(300).splitlines()
+    rows[99] = "0.99,nan,0,9.8"
+    rows[150] = "1.5,0,inf,9.8"
+    text = HEADER + "\n" + "\n".join(rows) + "\n"
+    problem = problem_of(write_text(tmp_path / "nan.csv", text))
+    assert "NaN" in problem and "line 101" in problem and "acc_x" in problem
+
+
+@pytest.mark.parametrize(("bad_time", "word"), [(0.49, "duplicate"), (0.3, "backwards")])
+def test_bad_timestamps_not_increasing(tmp_path: Path, bad_time: float, word: str) -> None:
+    rows = still_rows(300).splitlines()
+    rows[50] = f"{bad_time},0.01,-0.02,9.8"
+    text = HEADER + "\n" + "\n".join(rows) + "\n"
+    problem = problem_of(write_text(tmp_path / "time.csv", text))
+    assert word in problem and "line 52" in problem
+
+
+def test_bad_too_short(tmp_path: Path) -> None:
+    text = HEADER + "\n" + still_rows(150, rate_hz=100.0)  # 1.49 s
+    problem = problem_of(write_text(tmp_path / "short.csv", text))
+    assert "1.49 s" in problem and "at least 2 s" in problem
+
+
+def test_bad_sample_rate_too_low(tmp_path: Path) -> None:
+    text = HEADER + "\n" + still_rows(200, rate_hz=25.0)
+    problem = problem_of(write_text(tmp_path / "slow.csv", text))
+    assert "25 Hz" in problem and "at least 50 Hz" in problem
+
+
+def test_bad_acceleration_unit(tmp_path: Path) -> None:
+    text = HEADER + "\n" + still_rows(300, z=1.0)  # g written under _mps2 columns
+    problem = problem_of(write_text(tmp_path / "g_as_mps2.csv", text))
+    assert "wrong unit" in problem and "looks like g written under _mps2 columns" in problem
+
+
+def test_bad_mcap_file_with_no_sensor_data(tmp_path: Path) -> None:
+    path = tmp_path / "rawonly.mcap"
+    with McapRecorder(path) as rec:
+        rec.write_raw("dev", 1.0, b"\x01\x02")
+    assert "no sensor data" in problem_of(path)
+
+
+def test_validate_reports_the_sensor_of_a_multi_sensor_recording() -> None:
+    rec = two_sensor_recording()
+    validate_recording(rec, "run.mcap")  # fine as is
+    rec.sensors[1].acc_mps2 = rec.sensors[1].acc_mps2 * 1000.0
+    with pytest.raises(InputError) as info:
+        validate_recording(rec, "run.mcap")
+    assert info.value.source == "run.mcap" and "sensor 'L' (left_foot)" in info.value.problem
+    assert "milli-g" in info.value.problem
