@@ -81,16 +81,16 @@ finite64 = st.floats(allow_nan=False, allow_infinity=False, width=64)
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[FIXTURE_HEALTH])
 @given(values=hnp.arrays(np.float64, st.tuples(st.integers(1, 40), st.just(6)), elements=finite64))
-def test_csv_round_trip_any_float_both_parsers(tmp_path: Path, values: np.ndarray,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_csv_round_trip_any_float_both_parsers(tmp_path: Path, values: np.ndarray) -> None:
     sensor = SensorRecording(sensor_id="s", placement="sacrum", rate_hz=100.0,
                              t_s=np.arange(values.shape[0], dtype=float),
                              acc_mps2=values[:, :3], gyr_rads=values[:, 3:])
     path = tmp_path / "any.csv"
     write_csv(sensor, path)
     assert_same_sensor(sensor, read_csv(path).sensors[0])
-    monkeypatch.setattr(csv_file, "_FAST_MMREAD", False)  # the strict parser agrees
-    assert_same_sensor(sensor, read_csv(path).sensors[0])
+    with pytest.MonkeyPatch.context() as mp:  # the strict parser agrees
+        mp.setattr(csv_file, "_FAST_MMREAD", False)
+        assert_same_sensor(sensor, read_csv(path).sensors[0])
 
 
 def test_csv_fast_and_strict_parsers_agree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -103,6 +103,20 @@ def test_csv_fast_and_strict_parsers_agree(tmp_path: Path, monkeypatch: pytest.M
     strict = read_csv(path).sensors[0]
     assert np.array_equal(fast.acc_mps2, strict.acc_mps2)
     assert np.array_equal(fast.t_s, np.round(table[:, 0], 6))
+
+
+@pytest.mark.skipif(not csv_file._FAST_MMREAD, reason="needs scipy >= 1.12 for the fast path")
+def test_csv_plain_numbers_take_the_fast_path(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    sensor = make_sensor(n=3000)
+    path = tmp_path / "plain.csv"
+    write_csv(sensor, path)
+
+    def no_strict(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the strict (slow) parser was used")
+
+    monkeypatch.setattr(csv_file, "_parse_strict", no_strict)
+    assert_same_sensor(sensor, read_csv(path).sensors[0])
 
 
 def test_csv_g_and_dps_are_converted_to_si(tmp_path: Path) -> None:

@@ -12,12 +12,12 @@ A UTF-8 text file with one header row and one row per sample, comma-separated::
     0.0000,0.012,-0.031,1.004,0.52,-1.10,0.07
     0.0025,0.015,-0.029,1.001,0.49,-1.08,0.11
 
-- **Metadata** (optional): lines starting with ``#`` before the header. ``# key: value`` lines are
-  kept as text in ``SensorRecording.metadata`` (untrusted: escape before showing). Other comment
-  lines are kept under the key ``comment``. Keys the reader uses:
-  ``sensor_id`` (default: the file name without suffix), ``placement`` (``sacrum``, ``left_foot``,
-  ``right_foot`` or ``unknown``; default ``sacrum``) and ``rate_hz`` (nominal sample rate in Hz;
-  default: 1 / median sample interval).
+- **Metadata** (optional): lines starting with ``#`` before the header. ``# key: value`` lines
+  (a key without spaces) are kept as text in ``SensorRecording.metadata``; it is untrusted, so
+  escape it before showing it. Other comment lines are kept under the key ``comment``. Keys the
+  reader uses: ``sensor_id`` (default: the file name without suffix), ``placement`` (``sacrum``,
+  ``left_foot``, ``right_foot`` or ``unknown``; default ``sacrum``) and ``rate_hz`` (nominal
+  sample rate in Hz; default: 1 / median sample interval).
 - **Columns** (any order, names case-insensitive):
 
   - ``time_s``: sample time in seconds, strictly increasing (required).
@@ -29,7 +29,11 @@ A UTF-8 text file with one header row and one row per sample, comma-separated::
 
   Any other column is an error (so a misspelt unit is never guessed).
 - **Numbers**: decimal, ``.`` as the decimal point, optional exponent (``1.5e-3``). No quotes, no
-  thousands separators, no empty cells. Line ends ``\\n`` or ``\\r\\n``.
+  thousands separators, no empty cells, no blank lines between rows. Line ends ``\\n`` or
+  ``\\r\\n``; a UTF-8 byte-order mark is ignored.
+- **To be analysed** (checked by ``read_recording``): at least 2 s of data, at least 50 Hz, the
+  stated ``rate_hz`` within 10 % of the timestamps, and a median acceleration magnitude between
+  0.3 and 3 g (so a unit mix-up is caught).
 
 The axes are the sensor's own; imu-hip finds the sensor-to-body rotation itself. Files written by
 :func:`write_csv` round-trip exactly (shortest repr of every float64).
@@ -125,7 +129,7 @@ def read_csv_with_layout(path: str | Path, placement: str | None = None,
     values = _parse_body(raw, body_start, end, columns, first_data_line, source)  # (ncols, n)
 
     index = {name: i for i, name in enumerate(columns)}
-    t_s = values[index[TIME_COLUMN]]
+    t_s = np.array(values[index[TIME_COLUMN]])  # a copy: do not keep the whole table alive
     acc = gyr = None
     for names, scale in ACC_COLUMNS.values():
         if names[0] in index:
@@ -383,6 +387,7 @@ def _parse_fast(raw: bytes, start: int, end: int, ncols: int) -> np.ndarray | No
 
 def _parse_strict(body: bytes, columns: list[str], first_data_line: int,
                   source: str) -> np.ndarray:
+    """Parse with numpy's strict reader; on failure, report the first bad line or cell."""
     ncols = len(columns)
     nrows = body.count(b"\n") + 1
     try:

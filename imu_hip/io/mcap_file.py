@@ -132,7 +132,11 @@ class McapRecorder:
             raise ImuHipError("imu-hip needs mcap >= 1.6 (Writer.flush) to record safely; "
                               "upgrade the mcap package")
         self.path = str(path)
-        self._file: IO[bytes] = open(path, "wb")  # noqa: SIM115 - closed in close()
+        try:
+            self._file: IO[bytes] = open(path, "wb")  # noqa: SIM115 - closed in close()
+        except OSError as err:
+            raise ImuHipError(f"cannot create the recording file {self.path}: "
+                              f"{err.strerror or err}") from None
         self._writer = Writer(self._file, compression=CompressionType.ZSTD)
         self._writer.start(profile="", library=_LIBRARY)
         if metadata:
