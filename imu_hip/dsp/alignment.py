@@ -1,0 +1,274 @@
+"""Sensor-to-body alignment of a sacral IMU, found from the signals (worn any way round).
+
+Body frame: x forward, y left, z up (right-handed); ``body = rotation @ sensor``.
+
+1. **Vertical** (z): the mean specific force over whole periods of gait is gravity, because the
+   pelvis does not accelerate on average. Over a window of length T the mean differs from gravity
+   by Δv/T, Δv the change of sacral velocity across the window (≲ 1 m/s vertically), so windows of
+   a few seconds give the vertical to ~1°. The mean is taken over gait when there is at least
+   ``_MIN_GAIT_S`` of it, else over the whole recording (standing). ``vertical_quality`` combines
+   the spread of the per-window estimates (``exp(-spread / 10°)``) with how far ``|mean|`` is from
+   1 G (a mis-scaled or clipped channel: ``1 - |ratio - 1| / 0.25``).
+
+2. **Forward axis** (±x): the anteroposterior (AP) acceleration repeats every step and is coupled
+   to the vertical acceleration (both are made by the same ground reaction force), while the
+   mediolateral (ML) acceleration alternates sign from a left to a right step and averages out of
+   any cross-covariance with the vertical. So the forward axis is the horizontal direction whose
+   acceleration has the largest cross-covariance with the vertical acceleration, summed over lags
+   of ±0.6 s: the top eigenvector of ``Σ_τ r(τ) r(τ)ᵀ`` with ``r(τ) = E[h(t) v(t + τ)]``
+   (``h`` horizontal acceleration, ``v`` vertical, both band-passed 0.5-10 Hz). The dominant
+   horizontal axis by plain variance fails at the lower back in walking, where ML acceleration is
+   as large as AP (off by 70-85° on one participant of ``lowerback_walking_mocap``).
+
+3. **Sign of forward**: in each stance the ground force first brakes, then propels, while the
+   vertical force rises, then falls. How that shows in the sacral acceleration depends on the
+   gait, and both cases were checked on real recordings (see the benchmark notes below):
+
+   - running (spring-mass: speed and height are in phase) — the forward acceleration is
+     anti-correlated with the time derivative of the vertical acceleration;
+   - walking (inverted pendulum: speed and height are in opposite phase) — it is positively
+     correlated (the pelvis decelerates while rising onto the stance leg and speeds up while
+     falling from it; the forward acceleration peaks near initial contact and then drops).
+
+   Each window of gait is classed as running when the acceleration magnitude falls below 0.5 G
+   (flight) for at least 5 % of it, and votes with the matching sign. A second, gait-independent
+   cue is kept as a check: during stance the direction of the specific force in the sagittal plane
+   rotates from backward- to forward-pointing as the body passes over the foot, so its angle
+   increases more often than it decreases. ``forward_quality`` is
+   ``(1 - λ2/λ1) × agreement × strength``: λ from step 2, agreement = |Σ votes| / Σ |votes| over
+   windows, strength = min(1, |mean vote| / 0.2), halved when the check cue disagrees.
+
+   With less than ``_MIN_GAIT_S`` of gait (standing only) forward cannot be found: the fallback
+   forward axis is the horizontal projection of the sensor axis closest to horizontal, positive
+   direction (arbitrary), and ``forward_quality`` is 0.
+
+A biaxial sensor (one axis all zeros) is handled: the horizontal acceleration is then confined to
+one line, which becomes forward (it cannot be checked that the missing axis is the ML one, so
+``forward_quality`` is capped at 0.5). The gyroscope is used only to recognise still periods.
+
+Checked on (``benchmarks``): ``sacrum_running_raw_sample``, ``sacrum_running_grf`` (8 trials),
+``lowerback_walking_mocap`` (9 recordings).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import signal
+
+from imu_hip.dsp.still import moving_std, runs_of_true, still_mask
+from imu_hip.model import G, InputError
+
+#: Least gait (s) needed to find the forward direction.
+_MIN_GAIT_S = 3.0
+#: Window length (s) for the per-window gravity estimates and sign votes.
+_WINDOW_S = 4.0
+#: Moving std of |a| (m/s², 1 s window) above which a sample counts as gait.
+_GAIT_STD_MPS2 = 0.5
+#: Band of the dynamic acceleration used for the forward axis and sign (Hz).
+_BAND_HZ = (0.5, 10.0)
+#: Largest lag (s) of the vertical/horizontal cross-covariance.
+_MAX_LAG_S = 0.6
+#: Share of a window with |a| < 0.5 G above which the window is running (flight phases).
+_FLIGHT_SHARE = 0.05
+
+
+@dataclass
+class Alignment:
+    """Sensor-to-body rotation and how well it was determined.
+
+    ``rotation``: (3, 3), ``body = rotation @ sensor`` (rows: body x, y, z in sensor
+    coordinates). ``vertical_quality`` and ``forward_quality``: 0 (undetermined) to 1 (clear).
+    ``method``: plain-text account of how it was found.
+    """
+
+    rotation: np.ndarray
+    vertical_quality: float
+    forward_quality: float
+    method: str
+
+    def apply(self, xyz: np.ndarray) -> np.ndarray:
+        """Rotate (n, 3) sensor-frame vectors into the body frame."""
+        return np.asarray(xyz, dtype=np.float64) @ self.rotation.T
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / np.linalg.norm(v)
+
+
+def _windows(mask: np.ndarray, width: int, min_len: int) -> list[tuple[int, int]]:
+    """Cut the runs of True in ``mask`` into windows of ``width`` samples (shorter remainders
+    of at least ``min_len`` are kept, others merged into the previous window)."""
+    out: list[tuple[int, int]] = []
+    for s, e in zip(*runs_of_true(mask), strict=True):
+        if e - s < min_len:
+            continue
+        bounds = list(range(s, e, width)) + [e]
+        if len(bounds) > 2 and bounds[-1] - bounds[-2] < min_len:
+            del bounds[-2]
+        out.extend(zip(bounds[:-1], bounds[1:], strict=True))
+    return out
+
+
+def _direction_spread_deg(dirs: np.ndarray, weights: np.ndarray, mean_dir: np.ndarray) -> float:
+    """Weighted RMS angle (deg) between unit vectors ``dirs`` and ``mean_dir``."""
+    ang = np.degrees(np.arccos(np.clip(dirs @ mean_dir, -1.0, 1.0)))
+    return float(np.sqrt(np.sum(weights * ang**2) / np.sum(weights)))
+
+
+def _lag_cross_cov(h: np.ndarray, v: np.ndarray, max_lag: int) -> np.ndarray:
+    """r(τ) = mean_t h(t) v(t + τ) for |τ| <= max_lag: (2 max_lag + 1, k) for h (n, k), v (n,)."""
+    n = len(v)
+    nfft = 1 << int(np.ceil(np.log2(2 * n)))
+    vf = np.fft.rfft(v, nfft)
+    hf = np.fft.rfft(h, nfft, axis=0)
+    r = np.fft.irfft(np.conj(hf) * vf[:, None], nfft, axis=0) / n
+    return np.concatenate((r[-max_lag:], r[:max_lag + 1]))
+
+
+def _fallback_forward(z: np.ndarray) -> np.ndarray:
+    """Horizontal projection of the sensor axis closest to horizontal (positive direction)."""
+    k = int(np.argmin(np.abs(z)))
+    e = np.zeros(3)
+    e[k] = 1.0
+    return _unit(e - (e @ z) * z)
+
+
+def estimate_alignment(
+    acc_mps2: np.ndarray, gyr_rads: np.ndarray | None, rate_hz: float
+) -> Alignment:
+    """Sensor-to-body alignment from a sacral recording (see module docstring).
+
+    ``acc_mps2``: (n, 3) specific force in the sensor frame, m/s² (gravity included);
+    ``gyr_rads``: (n, 3) rad/s or None; ``rate_hz``: sampling rate (Hz). Rows with non-finite
+    values are ignored. Needs at least 2 s of samples.
+    """
+    acc = np.asarray(acc_mps2, dtype=np.float64)
+    if acc.ndim != 2 or acc.shape[1] != 3:
+        raise InputError("acceleration", f"expected an (n, 3) array, got shape {acc.shape}")
+    if not rate_hz > 2 * _BAND_HZ[1]:
+        raise InputError("rate_hz", f"alignment needs more than {2 * _BAND_HZ[1]:g} Hz, "
+                         f"got {rate_hz}")
+    gyr = None if gyr_rads is None else np.asarray(gyr_rads, dtype=np.float64)
+    if gyr is not None and gyr.shape != acc.shape:
+        raise InputError("angular rate", f"shape {gyr.shape} differs from acceleration "
+                         f"{acc.shape}")
+    ok = np.all(np.isfinite(acc), axis=1)
+    if gyr is not None:
+        ok &= np.all(np.isfinite(gyr), axis=1)
+        gyr = gyr[ok]
+    acc = acc[ok]
+    n = len(acc)
+    if n < 2 * rate_hz:
+        raise InputError("acceleration", f"alignment needs at least 2 s of finite samples, got "
+                         f"{n / rate_hz:.2f} s")
+    notes: list[str] = []
+    missing = np.flatnonzero(np.all(np.abs(acc) < 1e-9, axis=0))
+    if len(missing) > 1:
+        raise InputError("acceleration", "only one accelerometer axis carries data")
+    biaxial = len(missing) == 1
+    if biaxial:
+        notes.append(f"biaxial sensor (axis {'xyz'[missing[0]]} empty)")
+
+    # --- activity --------------------------------------------------------------------------
+    amag = np.linalg.norm(acc, axis=1)
+    gait = moving_std(amag, max(3, int(rate_hz))) > _GAIT_STD_MPS2
+    if gyr is not None:
+        gait &= ~still_mask(acc, gyr, rate_hz, min_duration_s=1.0)
+    width = int(round(_WINDOW_S * rate_hz))
+    gait_windows = _windows(gait, width, int(round(1.5 * rate_hz)))
+    gait_s = sum(e - s for s, e in gait_windows) / rate_hz
+    have_gait = gait_s >= _MIN_GAIT_S
+
+    # --- vertical ----------------------------------------------------------------------------
+    if have_gait:
+        windows = gait_windows
+        source = f"mean acceleration over {gait_s:.0f} s of gait"
+    else:
+        windows = _windows(np.ones(n, dtype=bool), width, int(round(1.0 * rate_hz)))
+        source = "mean acceleration over the whole recording (no gait found)"
+    sums = np.array([acc[s:e].sum(axis=0) for s, e in windows])
+    lens = np.array([e - s for s, e in windows], dtype=np.float64)
+    g_mean = sums.sum(axis=0) / lens.sum()
+    if np.linalg.norm(g_mean) < 0.2 * G:
+        raise InputError("acceleration", f"mean acceleration is only {np.linalg.norm(g_mean):.3g}"
+                         " m/s²: gravity not found (units must be m/s², gravity included)")
+    z = _unit(g_mean)
+    dirs = sums / np.linalg.norm(sums, axis=1, keepdims=True)
+    spread = _direction_spread_deg(dirs, lens, z) if len(windows) > 1 else 0.0
+    ratio = np.linalg.norm(g_mean) / G
+    vertical_quality = float(np.exp(-spread / 10.0) * np.clip(1 - abs(ratio - 1) / 0.25, 0, 1))
+    notes.append(f"vertical: {source}, window spread {spread:.1f}°, |mean| {ratio:.3f} G")
+
+    if not have_gait:
+        x = _fallback_forward(z)
+        notes.append(f"forward: undetermined (only {gait_s:.1f} s of gait); fallback = horizontal "
+                     "projection of the sensor axis closest to horizontal")
+        return _make(x, z, vertical_quality, 0.0, notes)
+
+    # --- forward axis ------------------------------------------------------------------------
+    sos = signal.butter(2, [_BAND_HZ[0], _BAND_HZ[1]], "bandpass", fs=rate_hz, output="sos")
+    dyn = signal.sosfiltfilt(sos, acc, axis=0)
+    v = dyn @ z
+    h = dyn - v[:, None] * z[None, :]
+    max_lag = int(round(_MAX_LAG_S * rate_hz))
+    m = np.zeros((3, 3))
+    for s, e in gait_windows:
+        r = _lag_cross_cov(h[s:e], v[s:e], min(max_lag, (e - s) // 2))
+        m += (e - s) * (r.T @ r)
+    evals, evecs = np.linalg.eigh(m)
+    x0 = evecs[:, -1]
+    x0 = _unit(x0 - (x0 @ z) * z)
+    axis_clarity = float(1.0 - evals[-2] / evals[-1]) if evals[-1] > 0 else 0.0
+    if biaxial:
+        axis_clarity = min(axis_clarity, 0.5)
+    notes.append(f"forward axis: largest horizontal/vertical cross-covariance, "
+                 f"λ2/λ1 = {evals[-2] / max(evals[-1], 1e-300):.3f}")
+
+    # --- sign of forward ---------------------------------------------------------------------
+    vert_total = G + v
+    fwd = h @ x0
+    dvert = np.gradient(v)
+    phi = np.arctan2(fwd, np.maximum(vert_total, 1e-9))
+    dphi = np.gradient(phi)
+    votes, checks, weights, n_run = [], [], [], 0
+    for s, e in gait_windows:
+        sl = slice(s, e)
+        running = np.mean(amag[sl] < 0.5 * G) >= _FLIGHT_SHARE
+        n_run += running
+        sd_f, sd_v = np.std(fwd[sl]), np.std(dvert[sl])
+        if sd_f == 0 or sd_v == 0:
+            continue
+        corr = float(np.mean((fwd[sl] - fwd[sl].mean()) * (dvert[sl] - dvert[sl].mean()))
+                     / (sd_f * sd_v))
+        votes.append(-corr if running else corr)
+        stance = vert_total[sl] > 0.5 * G
+        checks.append(float(np.mean(dphi[sl][stance] > 0) - 0.5) if np.any(stance) else 0.0)
+        weights.append(e - s)
+    w = np.asarray(weights, dtype=np.float64)
+    votes_a, checks_a = np.asarray(votes), np.asarray(checks)
+    total = float(np.sum(w * votes_a)) if len(w) else 0.0
+    sign = 1.0 if total >= 0 else -1.0
+    if len(w):
+        agreement = abs(total) / max(float(np.sum(w * np.abs(votes_a))), 1e-300)
+        strength = min(1.0, abs(total) / float(np.sum(w)) / 0.2)
+        check = sign * float(np.sum(w * checks_a) / np.sum(w))
+    else:
+        agreement = strength = check = 0.0
+    sign_quality = agreement * strength * (0.5 if check < 0 else 1.0)
+    x = sign * x0
+    notes.append(
+        f"forward sign: braking/propulsion phase vs vertical jerk in {len(w)} windows "
+        f"({n_run} running, {len(gait_windows) - n_run} walking), agreement {agreement:.2f}, "
+        f"mean vote {abs(total) / max(float(np.sum(w)), 1e-300):.2f}; force-rotation check "
+        f"{'agrees' if check >= 0 else 'DISAGREES'} ({0.5 + check:.2f} of stance rotating "
+        "forward)")
+    return _make(x, z, vertical_quality, float(axis_clarity * sign_quality), notes)
+
+
+def _make(x: np.ndarray, z: np.ndarray, vq: float, fq: float, notes: list[str]) -> Alignment:
+    y = np.cross(z, x)
+    rot = np.vstack((x, y, z))
+    return Alignment(rotation=rot, vertical_quality=vq, forward_quality=fq,
+                     method="gravity + braking/propulsion phase; " + "; ".join(notes))
