@@ -34,7 +34,7 @@ def body_gait(kind: str, duration_s: float = 30.0, rate_hz: float = RATE, seed: 
     rng = np.random.default_rng(seed)
     n = int(duration_s * rate_hz)
     step_s = 0.34 if kind == "run" else 0.55
-    durations = step_s * (1 + 0.03 * rng.standard_normal(int(duration_s / step_s) + 2))
+    durations = step_s * (1 + 0.03 * rng.standard_normal(int(1.2 * duration_s / step_s) + 10))
     edges = np.concatenate(([0.0], np.cumsum(durations)))
     t = np.arange(n) / rate_hz
     k = np.searchsorted(edges, t, side="right") - 1

@@ -186,6 +186,17 @@ _SHORT = simulate_pelvis(rate_hz=100.0, standing_s=3.0, running_s=27.0)
 _SHORT_WHOLE = pelvis_angles_deg(_SHORT[0], _SHORT[1], 100.0, init_s=1.0)
 
 
+def test_internal_segmentation_does_not_matter(monkeypatch):
+    """Long pushes are processed in segments and chunks; their sizes must not change results."""
+    import imu_hip.dsp.orientation as orientation
+
+    acc, gyr, _, _ = _SHORT
+    monkeypatch.setattr(orientation, "_SEGMENT", 777)
+    monkeypatch.setattr(orientation, "_CHUNK", 13)
+    np.testing.assert_allclose(pelvis_angles_deg(acc, gyr, 100.0, init_s=1.0), _SHORT_WHOLE,
+                               rtol=0, atol=1e-9)
+
+
 def test_whole_signal_function_equals_one_push():
     acc, gyr, _, _ = _SHORT
     a = PelvisOrientation(100.0).push(acc, gyr)
@@ -261,4 +272,6 @@ def test_bad_input():
         stage.push(np.full((10, 3), np.nan), np.zeros((10, 3)))
     with pytest.raises(InputError):
         PelvisOrientation(100.0, crossover_hz=30.0)
+    with pytest.raises(InputError):
+        stage.push(np.zeros((10, 3)), None)
     assert stage.push(np.zeros((0, 3)), np.zeros((0, 3))).shape == (0, 3)

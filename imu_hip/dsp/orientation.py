@@ -245,6 +245,8 @@ class PelvisOrientation:
 
     def push(self, acc_body_mps2: np.ndarray, gyr_body_rads: np.ndarray) -> np.ndarray:
         """Angles (n, 3) in degrees — obliquity, tilt, rotation — for the next n samples."""
+        if gyr_body_rads is None:
+            raise InputError("pelvis orientation input", "pelvis angles need a gyroscope")
         acc = np.asarray(acc_body_mps2, dtype=np.float64)
         gyr = np.asarray(gyr_body_rads, dtype=np.float64)
         if acc.ndim != 2 or acc.shape[1] != 3 or gyr.shape != acc.shape:
