@@ -453,6 +453,10 @@ def test_demo_params_describe_a_tiring_session():
     drop_end = p.pelvic_drop_deg + p.fatigue_drop_deg_per_min * p.phases[2][1] / 60.0
     assert p.pelvic_drop_deg == pytest.approx(4.0) and drop_end == pytest.approx(8.0)
     assert p.drop_prob > 0 and p.clock_jitter_s > 0 and p.asym_drop_deg != 0
+    short = demo_params(minutes=3.0)
+    assert abs(short.duration_s - 180.0) < 1e-9
+    run_min = short.phases[2][1] / 60.0
+    assert short.pelvic_drop_deg + short.fatigue_drop_deg_per_min * run_min == pytest.approx(8.0)
 
 
 # --------------------------------------------------------------------------------------------
