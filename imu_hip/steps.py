@@ -72,7 +72,10 @@ class StepTable:
             w.writerow(STEP_COLUMNS)
             for row in self.rows():
                 w.writerow(
-                    ["" if isinstance(v, float) and math.isnan(v) else _fmt(v) for v in row.values()]
+                    [
+                        "" if isinstance(v, float) and math.isnan(v) else _fmt(v)
+                        for v in row.values()
+                    ]
                 )
 
     def to_pandas(self):  # pragma: no cover - optional dependency

@@ -83,7 +83,9 @@ def compare_steps(
             known = (est != "unknown") & (ref != "unknown")
             out["errors"][col] = {
                 "n": int(known.sum()),
-                "agree_pct": 100.0 * float(np.mean(est[known] == ref[known])) if known.any() else float("nan"),
+                "agree_pct": 100.0 * float(np.mean(est[known] == ref[known]))
+                if known.any()
+                else float("nan"),
             }
         else:
             out["errors"][col] = error_stats(est.astype(float) - ref.astype(float))

@@ -28,8 +28,9 @@ def _run(sensor, sizes):
         if start >= len(t):
             break
         stop = min(len(t), start + size)
-        chunks += r.push(Block("s", "sacrum", sensor.rate_hz, t[start:stop], a[start:stop],
-                               g[start:stop]))
+        chunks += r.push(
+            Block("s", "sacrum", sensor.rate_hz, t[start:stop], a[start:stop], g[start:stop])
+        )
         start = stop
     if start < len(t):
         chunks += r.push(Block("s", "sacrum", sensor.rate_hz, t[start:], a[start:], g[start:]))
@@ -44,14 +45,18 @@ def _joined(chunks):
     for s, cs in segs.items():
         ks = np.concatenate([c.first_k + np.arange(len(c)) for c in cs])
         assert np.array_equal(ks, np.arange(ks.size)), "grid indices must be contiguous"
-        out[s] = (cs[0].t0_s, np.vstack([c.acc_mps2 for c in cs]), np.vstack([c.gyr_rads for c in cs]))
+        out[s] = (
+            cs[0].t0_s,
+            np.vstack([c.acc_mps2 for c in cs]),
+            np.vstack([c.gyr_rads for c in cs]),
+        )
     return out
 
 
 def test_uniform_grid_interpolates_linear_signal_exactly():
     sensor = _stream()
     _, chunks = _run(sensor, [len(sensor)])
-    (t0, acc, gyr), = _joined(chunks).values()
+    ((t0, acc, gyr),) = _joined(chunks).values()
     grid = t0 + np.arange(len(gyr)) / sensor.rate_hz
     # gyr is linear in time, so linear interpolation must reproduce it to rounding error.
     np.testing.assert_allclose(gyr[:, 0], grid, atol=1e-9)

@@ -24,10 +24,16 @@ def test_shifted_copy_matches_everything(times, shift):
 
 
 def test_compare_steps_reports_errors_and_agreement():
-    truth = {"t_ic_s": np.array([1.0, 2.0, 3.0]), "contact_time_s": np.array([0.2, 0.2, 0.2]),
-             "side": np.array(["left", "right", "left"])}
-    steps = {"t_ic_s": np.array([1.01, 2.0, 5.0]), "contact_time_s": np.array([0.21, 0.19, 0.2]),
-             "side": np.array(["left", "left", "unknown"])}
+    truth = {
+        "t_ic_s": np.array([1.0, 2.0, 3.0]),
+        "contact_time_s": np.array([0.2, 0.2, 0.2]),
+        "side": np.array(["left", "right", "left"]),
+    }
+    steps = {
+        "t_ic_s": np.array([1.01, 2.0, 5.0]),
+        "contact_time_s": np.array([0.21, 0.19, 0.2]),
+        "side": np.array(["left", "left", "unknown"]),
+    }
     out = compare_steps(steps, truth, ("contact_time_s", "side"))
     assert out["matched"] == 2 and out["extra"] == 1
     assert abs(out["errors"]["contact_time_s"]["mae"] - 0.01) < 1e-12

@@ -3,9 +3,10 @@
 Real streams arrive with timestamp jitter and the odd dropped sample. The gait and orientation
 math wants uniform sampling, so every stream is linearly interpolated onto the grid
 ``t0 + k / rate_hz`` (``t0`` = first sample of the segment, ``k`` = 0, 1, 2 ...). Holes up to
-:func:`imu_hip.model.gap_threshold_s` are interpolated over; a longer hole ends the segment and the
-next sample starts a new one: nothing is bridged across a gap. Grid times are computed from the
-integer ``k``, never accumulated, so the output does not depend on how the input was cut into blocks.
+:func:`imu_hip.model.gap_threshold_s` are interpolated over; a longer hole ends the segment
+and the next sample starts a new one: nothing is bridged across a gap. Grid times are computed
+from the integer ``k``, never accumulated, so the output does not depend on how the input was cut
+into blocks.
 """
 
 from __future__ import annotations
@@ -66,9 +67,7 @@ class Resampler:
                 return []
         # Split where a gap lies: before the block (flag or hole since the last sample) or inside.
         starts = list(np.flatnonzero(np.diff(t) > self._gap_s) + 1)
-        gap_first = (
-            self._last_t is None or block.gap_before or (t[0] - self._last_t) > self._gap_s
-        )
+        gap_first = self._last_t is None or block.gap_before or (t[0] - self._last_t) > self._gap_s
         out: list[UniformChunk] = []
         bounds = [0, *starts, t.size]
         for n, (i, j) in enumerate(zip(bounds[:-1], bounds[1:], strict=True)):

@@ -1,0 +1,190 @@
+"""Run summary from the per-step table: typical values, spread, left/right asymmetry, fatigue drift.
+
+- median and interquartile range of every numeric metric;
+- left/right asymmetry: symmetry index ``100 * (left - right) / mean(left, right)`` of the side
+  medians, in percent (positive = left larger);
+- drift: median over the steps in the last 10 % of the running time minus the median over the
+  first 10 % (fatigue), with both values;
+- time and steps running vs walking.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from imu_hip.model import STEP_COLUMNS, G
+from imu_hip.steps import TEXT_COLUMNS, StepTable
+
+#: Metrics summarised (numbers describing form or load, not the event times themselves).
+SUMMARY_METRICS = tuple(
+    k for k in STEP_COLUMNS if k not in TEXT_COLUMNS and k not in ("t_ic_s", "t_to_s")
+)
+
+TREND_ONLY = {
+    "loading_rate_bw_s": "trend indicator only: loading rate from trunk acceleration has "
+    "published errors above 25 %",
+}
+
+MIN_STEPS_PER_SIDE = 5
+
+
+def _median(x: np.ndarray) -> float:
+    x = x[np.isfinite(x)]
+    return float(np.median(x)) if x.size else float("nan")
+
+
+def _quartiles(x: np.ndarray) -> tuple[float, float]:
+    x = x[np.isfinite(x)]
+    if not x.size:
+        return float("nan"), float("nan")
+    q25, q75 = np.percentile(x, [25, 75])
+    return float(q25), float(q75)
+
+
+def asymmetry_pct(left: float, right: float) -> float:
+    """Symmetry index 100 * (left - right) / mean(left, right), in %; NaN if undefined."""
+    mean = 0.5 * (left + right)
+    if not np.isfinite(mean) or abs(mean) < 1e-12:
+        return float("nan")
+    return float(100.0 * (left - right) / mean)
+
+
+def drift_windows(t_s: np.ndarray, share: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
+    """Masks of the steps in the first and in the last ``share`` of the time span of ``t_s``."""
+    if t_s.size == 0:
+        return np.zeros(0, bool), np.zeros(0, bool)
+    t0, t1 = float(np.min(t_s)), float(np.max(t_s))
+    span = t1 - t0
+    return t_s <= t0 + share * span, t_s >= t1 - share * span
+
+
+def summarize(
+    steps: StepTable,
+    unavailable: dict[str, str] | None = None,
+    info: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The run summary as a plain dict (JSON-ready apart from NaN, written as null)."""
+    unavailable = dict(unavailable or {})
+    gait = steps["gait"]
+    step_time = steps["step_time_s"]
+    running = gait == "run"
+    walking = gait == "walk"
+    side = steps["side"]
+    # Fatigue drift looks at running steps when there are any, else at all steps.
+    drift_rows = running if running.sum() >= 2 * MIN_STEPS_PER_SIDE else np.ones(len(steps), bool)
+    first, last = drift_windows(steps["t_ic_s"][drift_rows])
+    metrics: dict[str, Any] = {}
+    for name in SUMMARY_METRICS:
+        x = steps[name]
+        if name in unavailable:
+            continue
+        if not np.isfinite(x).any():
+            unavailable[name] = "could not be measured on any step"
+            continue
+        q25, q75 = _quartiles(x)
+        left = (
+            _median(x[side == "left"]) if (side == "left").sum() >= MIN_STEPS_PER_SIDE else np.nan
+        )
+        right = (
+            _median(x[side == "right"]) if (side == "right").sum() >= MIN_STEPS_PER_SIDE else np.nan
+        )
+        xd = x[drift_rows]
+        start, end = _median(xd[first]), _median(xd[last])
+        entry = {
+            "median": _median(x),
+            "q25": q25,
+            "q75": q75,
+            "iqr": q75 - q25,
+            "left_median": left,
+            "right_median": right,
+            "asymmetry_pct": asymmetry_pct(left, right),
+            "drift_start": start,
+            "drift_end": end,
+            "drift": end - start,
+            "description": STEP_COLUMNS[name],
+        }
+        if name in TREND_ONLY:
+            entry["note"] = TREND_ONLY[name]
+        metrics[name] = entry
+    finite_step = np.isfinite(step_time)
+    summary: dict[str, Any] = {
+        "step_count": len(steps),
+        "steps_running": int(running.sum()),
+        "steps_walking": int(walking.sum()),
+        "time_running_s": float(step_time[running & finite_step].sum()),
+        "time_walking_s": float(step_time[walking & finite_step].sum()),
+        "steps_left": int((side == "left").sum()),
+        "steps_right": int((side == "right").sum()),
+        "metrics": metrics,
+        "unavailable": unavailable,
+    }
+    if info:
+        mass = info.get("mass_kg")
+        if mass and "vgrf_peak_bw" in metrics:
+            summary["vgrf_peak_n_median"] = metrics["vgrf_peak_bw"]["median"] * mass * G
+        summary = {**info, **summary}
+    return summary
+
+
+def _num(x: Any, digits: int = 3) -> str:
+    if x is None or not np.isfinite(x):
+        return "-"
+    return f"{x:.{digits}g}" if abs(x) < 1000 else f"{x:.0f}"
+
+
+def _clock(seconds: float) -> str:
+    seconds = max(0.0, float(seconds))
+    return f"{int(seconds // 60)}:{seconds % 60:04.1f}"
+
+
+def format_summary(summary: dict[str, Any]) -> str:
+    """The summary as a readable plain-text table (untrusted text escaped)."""
+    from imu_hip.text import terminal_safe
+
+    lines = []
+    src = terminal_safe(summary.get("source") or summary.get("sensor_id", "recording"))
+    if "duration_s" in summary:
+        lines.append(
+            f"imu-hip analysis of {src}: sensor {terminal_safe(summary.get('sensor_id', '?'))} "
+            f"at the {summary.get('placement', '?')}, {_num(summary.get('rate_hz'), 4)} Hz, "
+            f"{_clock(summary['duration_s'])} (m:s)"
+        )
+    lines.append(
+        f"steps {summary['step_count']} (running {summary['steps_running']}, walking "
+        f"{summary['steps_walking']}; left {summary['steps_left']}, right "
+        f"{summary['steps_right']}) - time running {_clock(summary['time_running_s'])}, "
+        f"walking {_clock(summary['time_walking_s'])}"
+    )
+    if "gaps" in summary:
+        lines.append(
+            f"gaps {summary['gaps']}, samples dropped as out of order "
+            f"{summary.get('dropped_samples', 0)}"
+        )
+    al = summary.get("alignment")
+    if al:
+        lines.append(
+            f"sensor alignment: vertical quality {_num(al['vertical_quality'], 2)}, forward "
+            f"quality {_num(al['forward_quality'], 2)}; pelvis neutral: "
+            f"{summary.get('pelvis_neutral', '-')}"
+        )
+    lines.append("")
+    header = f"{'metric':<26}{'median':>9}{'IQR':>17}{'left':>9}{'right':>9}{'asym %':>8}"
+    header += f"{'first 10%':>11}{'last 10%':>10}"
+    lines.append(header)
+    for name, m in summary["metrics"].items():
+        iqr = f"{_num(m['q25'])}-{_num(m['q75'])}"
+        lines.append(
+            f"{name:<26}{_num(m['median']):>9}{iqr:>17}{_num(m['left_median']):>9}"
+            f"{_num(m['right_median']):>9}{_num(m['asymmetry_pct'], 2):>8}"
+            f"{_num(m['drift_start']):>11}{_num(m['drift_end']):>10}"
+        )
+    if "vgrf_peak_n_median" in summary:
+        lines.append(f"vGRF peak (median) {summary['vgrf_peak_n_median']:.0f} N")
+    for name, reason in summary["unavailable"].items():
+        lines.append(f"not available: {name}: {reason}")
+    for name, m in summary["metrics"].items():
+        if "note" in m:
+            lines.append(f"note: {name}: {m['note']}")
+    return "\n".join(lines)

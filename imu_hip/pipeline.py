@@ -1,0 +1,435 @@
+"""The one pipeline, live or offline: blocks in, steps and a summary out.
+
+Stages per sacral sensor, all fed in order through ``push(block)``:
+
+1. :class:`~imu_hip.dsp.resample.Resampler` - host-time samples onto a uniform grid, split at gaps;
+2. alignment - the first ``align_window_s`` of samples are buffered until gravity and the direction
+   of travel give the sensor-to-body rotation (longer, up to ``align_max_s``, while the wearer
+   stands still); a standing phase in that window gives the pelvis neutral;
+3. pelvis orientation (with a gyroscope) - a streaming complementary filter;
+4. gait events and per-step metrics - run on fixed frames of ``frame_s`` samples of each gap-free
+   segment, each seen with ``margin_s`` of context on both sides.
+
+Every decision above is taken at fixed sample counts, never at block boundaries, so the result
+does not depend on how the input was cut into blocks. Live streaming uses a short frame (steps
+appear within ``frame_s + margin_s``); offline analysis uses a long one for speed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from imu_hip.dsp.alignment import Alignment, estimate_alignment
+from imu_hip.dsp.orientation import PelvisOrientation
+from imu_hip.dsp.resample import Resampler, UniformChunk
+from imu_hip.dsp.still import still_mask
+from imu_hip.gait.sacrum import detect_sacral_events
+from imu_hip.metrics import grf
+from imu_hip.metrics.pelvis import pelvis_step_metrics, standing_neutral_deg
+from imu_hip.metrics.sacral import braking_peak_g, impact_peak_g, vertical_oscillation_m
+from imu_hip.metrics.summary import summarize
+from imu_hip.model import Block, ImuHipError, Recording, SensorRecording
+from imu_hip.steps import StepTable
+
+PELVIS_COLUMNS = (
+    "pelvic_tilt_rom_deg",
+    "pelvic_obliquity_rom_deg",
+    "pelvic_rotation_rom_deg",
+    "pelvic_drop_deg",
+)
+NO_GYRO_REASON = "no gyroscope: pelvis angles need angular rate, so they are not estimated"
+
+
+@dataclass(eq=False)
+class _Segment:
+    """Body-frame samples of the current gap-free segment still needed by later frames."""
+
+    number: int
+    t0_s: float
+    offset: int = 0  # segment sample index of buffer row 0
+    acc: list[np.ndarray] = field(default_factory=list)
+    gyr: list[np.ndarray] = field(default_factory=list)
+    ang: list[np.ndarray] = field(default_factory=list)
+    length: int = 0  # samples received in this segment
+    next_frame: int = 0
+
+
+class SacralStage:
+    """Streaming analysis of one sacral sensor; see the module docstring for the stages.
+
+    ``push(block)`` returns the steps completed by that block (possibly none); ``finish()``
+    returns the rest. Attributes after or during the run: ``alignment_`` (None until found),
+    ``neutral_deg_`` (obliquity, tilt, rotation while standing, or None), ``gaps_``, ``samples_``.
+    """
+
+    def __init__(
+        self,
+        rate_hz: float,
+        has_gyro: bool,
+        frame_s: float = 30.0,
+        margin_s: float = 3.0,
+        align_window_s: float = 10.0,
+        align_max_s: float = 120.0,
+    ):
+        self.rate_hz = float(rate_hz)
+        self.has_gyro = has_gyro
+        self.frame_n = max(1, round(frame_s * rate_hz))
+        self.margin_n = round(margin_s * rate_hz)
+        self.align_n = round(align_window_s * rate_hz)
+        self.align_max_n = round(align_max_s * rate_hz)
+        self._resampler = Resampler(rate_hz)
+        self._pending: list[UniformChunk] = []
+        self._pending_n = 0
+        self._next_align_try = self.align_n
+        self._segment: _Segment | None = None
+        self._orientation: PelvisOrientation | None = None
+        self._last_t_ic = -np.inf
+        self.alignment_: Alignment | None = None
+        self.neutral_deg_: np.ndarray | None = None
+        self.samples_ = 0
+
+    @property
+    def gaps_(self) -> int:
+        return self._resampler.gaps
+
+    @property
+    def dropped_samples_(self) -> int:
+        return self._resampler.dropped_out_of_order
+
+    def push(self, block: Block) -> StepTable:
+        if (block.gyr_rads is not None) != self.has_gyro:
+            raise ImuHipError(
+                f"sensor {block.sensor_id!r}: angular rate present in some blocks only"
+            )
+        out: list[StepTable] = []
+        for chunk in self._resampler.push(block):
+            self.samples_ += len(chunk)
+            if self.alignment_ is None:
+                self._pending.append(chunk)
+                self._pending_n += len(chunk)
+                out.extend(self._try_align(final=False))
+            else:
+                out.extend(self._process(chunk))
+        return StepTable.concat(out)
+
+    def finish(self) -> StepTable:
+        out: list[StepTable] = []
+        if self.alignment_ is None:
+            out.extend(self._try_align(final=True))
+        out.extend(self._end_segment())
+        return StepTable.concat(out)
+
+    # -- alignment -----------------------------------------------------------------------------
+
+    def _try_align(self, final: bool) -> list[StepTable]:
+        """Estimate the alignment from exactly the first ``_next_align_try`` samples (or all of
+        them at the end of the stream), so the outcome never depends on the block sizes."""
+        while self.alignment_ is None and self._pending:
+            if not final and self._pending_n < self._next_align_try:
+                return []
+            n = self._pending_n if final else self._next_align_try
+            window = _first_samples(self._pending, n)
+            acc = np.vstack([c.acc_mps2 for c in window])
+            gyr = np.vstack([c.gyr_rads for c in window]) if self.has_gyro else None
+            alignment = estimate_alignment(acc, gyr, self.rate_hz)
+            if final or alignment.forward_quality >= 0.5 or n >= self.align_max_n:
+                self.alignment_ = alignment
+                if self.has_gyro:
+                    self.neutral_deg_ = self._standing_neutral(window)
+            else:
+                self._next_align_try += self.align_n
+        pending, self._pending = self._pending, []
+        out: list[StepTable] = []
+        for chunk in pending:
+            out.extend(self._process(chunk))
+        return out
+
+    def _standing_neutral(self, chunks: list[UniformChunk]) -> np.ndarray | None:
+        """Median pelvis angles over still periods (>= 2 s) in the alignment window, if any."""
+        assert self.alignment_ is not None
+        angles, still = [], []
+        for seg in sorted({c.segment for c in chunks}):
+            parts = [c for c in chunks if c.segment == seg]
+            acc = self.alignment_.apply(np.vstack([c.acc_mps2 for c in parts]))
+            gyr = self.alignment_.apply(np.vstack([c.gyr_rads for c in parts]))
+            angles.append(PelvisOrientation(self.rate_hz).push(acc, gyr))
+            mask = still_mask(acc, gyr, self.rate_hz)
+            mask[: round(self.rate_hz)] = False  # let the filter settle
+            still.append(mask)
+        return standing_neutral_deg(np.vstack(angles), np.concatenate(still))
+
+    # -- segments and frames ---------------------------------------------------------------------
+
+    def _process(self, chunk: UniformChunk) -> list[StepTable]:
+        assert self.alignment_ is not None
+        out: list[StepTable] = []
+        if self._segment is None or chunk.segment != self._segment.number:
+            out.extend(self._end_segment())
+            self._segment = _Segment(number=chunk.segment, t0_s=chunk.t0_s)
+            self._orientation = PelvisOrientation(self.rate_hz) if self.has_gyro else None
+        seg = self._segment
+        acc = self.alignment_.apply(chunk.acc_mps2)
+        seg.acc.append(acc)
+        if self.has_gyro:
+            assert self._orientation is not None and chunk.gyr_rads is not None
+            gyr = self.alignment_.apply(chunk.gyr_rads)
+            seg.gyr.append(gyr)
+            seg.ang.append(self._orientation.push(acc, gyr))
+        seg.length += len(chunk)
+        while seg.length >= (seg.next_frame + 1) * self.frame_n + self.margin_n:
+            out.append(self._frame(final=False))
+        return out
+
+    def _end_segment(self) -> list[StepTable]:
+        seg = self._segment
+        out: list[StepTable] = []
+        if seg is not None and seg.length > 0:
+            while seg.next_frame * self.frame_n < seg.length:
+                out.append(self._frame(final=True))
+        self._segment = None
+        return out
+
+    def _frame(self, final: bool) -> StepTable:
+        """Detect events in frame ``next_frame`` of the segment and measure its steps."""
+        seg = self._segment
+        assert seg is not None
+        core_start = seg.next_frame * self.frame_n
+        core_end = core_start + self.frame_n
+        if final and core_end + self.margin_n >= seg.length:
+            core_end = seg.length  # the last frame takes everything to the segment end
+        start = max(0, core_start - self.margin_n)
+        stop = min(seg.length, core_end + self.margin_n)
+        acc = _take(seg.acc, seg.offset, start, stop)
+        gyr = _take(seg.gyr, seg.offset, start, stop) if self.has_gyro else None
+        ang = _take(seg.ang, seg.offset, start, stop) if self.has_gyro else None
+        steps = self._measure(
+            acc, gyr, ang, seg.t0_s + start / self.rate_hz, core_start - start, core_end - start
+        )
+        seg.next_frame = int(np.ceil(core_end / self.frame_n))
+        _trim(seg, keep_from=seg.next_frame * self.frame_n - self.margin_n)
+        return steps
+
+    def _measure(
+        self,
+        acc: np.ndarray,
+        gyr: np.ndarray | None,
+        ang: np.ndarray | None,
+        t0_s: float,
+        core_start: int,
+        core_end: int,
+    ) -> StepTable:
+        fs = self.rate_hz
+        ev = detect_sacral_events(acc, gyr, fs)
+        if ev.ic.size == 0:
+            return StepTable()
+        same_bout_next = np.append(ev.bout[1:] == ev.bout[:-1], False)
+        next_ic = np.where(same_bout_next, np.append(ev.ic[1:], np.nan), np.nan)
+        keep = (ev.ic >= core_start) & (ev.ic < core_end)
+        t_ic = t0_s + ev.ic / fs
+        keep &= t_ic > self._last_t_ic + 0.05  # never the same contact twice across frames
+        if not keep.any():
+            return StepTable()
+        ic, to, nxt = ev.ic[keep], ev.to[keep], next_ic[keep]
+        side, gait = ev.side[keep], ev.gait[keep]
+        step_time = (nxt - ic) / fs
+        contact = (to - ic) / fs
+        cols: dict[str, np.ndarray] = {
+            "t_ic_s": t_ic[keep],
+            "t_to_s": t0_s + to / fs,
+            "side": side,
+            "gait": gait,
+            "step_time_s": step_time,
+            "contact_time_s": contact,
+            "flight_time_s": (nxt - to) / fs,
+            "cadence_spm": 60.0 / step_time,
+            "duty_factor": contact / (2.0 * step_time),
+            "vertical_oscillation_m": vertical_oscillation_m(acc[:, 2], ic, nxt, fs),
+            "impact_peak_g": impact_peak_g(acc[:, 2], ic, fs),
+            "braking_peak_g": braking_peak_g(acc[:, 0], ic, to, nxt),
+        }
+        cols["vgrf_peak_bw"] = grf.vgrf_peak_bw(contact, step_time, gait=gait)
+        cols["loading_rate_bw_s"] = grf.loading_rate_bw_s(cols["vgrf_peak_bw"], contact, gait=gait)
+        if ang is not None:
+            cols.update(pelvis_step_metrics(ang, ic, to, nxt, side, self.neutral_deg_))
+        self._last_t_ic = float(cols["t_ic_s"][-1])
+        return StepTable(cols)
+
+
+def _first_samples(chunks: list[UniformChunk], n: int) -> list[UniformChunk]:
+    """The first ``n`` samples of ``chunks`` (the last chunk cut short if needed)."""
+    out: list[UniformChunk] = []
+    for c in chunks:
+        if n <= 0:
+            break
+        if len(c) > n:
+            c = UniformChunk(
+                c.segment,
+                c.first_k,
+                c.t0_s,
+                c.rate_hz,
+                c.acc_mps2[:n],
+                None if c.gyr_rads is None else c.gyr_rads[:n],
+            )
+        out.append(c)
+        n -= len(c)
+    return out
+
+
+def _take(parts: list[np.ndarray], offset: int, start: int, stop: int) -> np.ndarray:
+    """Rows ``start:stop`` (segment indices) of the buffered parts."""
+    if len(parts) > 1:
+        parts[:] = [np.vstack(parts)]
+    return parts[0][start - offset : stop - offset]
+
+
+def _trim(seg: _Segment, keep_from: int) -> None:
+    """Forget buffered rows before segment index ``keep_from`` (they are no longer needed)."""
+    cut = keep_from - seg.offset
+    if cut <= 0:
+        return
+    for parts in (seg.acc, seg.gyr, seg.ang):
+        if parts:
+            parts[:] = [np.vstack(parts)[cut:]]
+    seg.offset = keep_from
+
+
+@dataclass(eq=False)
+class AnalysisResult:
+    """What :func:`analyze` returns: the per-step table, the summary, and how the data was read."""
+
+    steps: StepTable
+    summary: dict[str, Any]
+    alignment: Alignment | None
+
+    def write(self, out_dir: str | Path) -> list[Path]:
+        """Write ``steps.csv`` and ``summary.json`` into ``out_dir`` (created); return the paths."""
+        out = Path(out_dir)
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise ImuHipError(f"{out}: cannot create the output folder ({e.strerror})") from e
+        steps_path, summary_path = out / "steps.csv", out / "summary.json"
+        self.steps.to_csv(steps_path)
+        summary_path.write_text(json.dumps(_jsonable(self.summary), indent=2), encoding="utf-8")
+        return [steps_path, summary_path]
+
+
+def _jsonable(x: Any) -> Any:
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, np.ndarray):
+        return _jsonable(x.tolist())
+    if isinstance(x, np.generic):
+        x = x.item()
+    if isinstance(x, float) and not np.isfinite(x):
+        return None
+    return x
+
+
+def analyze_sensor(
+    sensor: SensorRecording,
+    mass_kg: float | None = None,
+    frame_s: float = 30.0,
+    block_size: int = 1 << 16,
+    progress: Callable[[float], None] | None = None,
+    source: str = "",
+) -> AnalysisResult:
+    """Analyse one sacral stream offline through the same stages as live streaming."""
+    if sensor.placement not in ("sacrum", "unknown"):
+        raise ImuHipError(
+            f"{source or sensor.sensor_id}: placement {sensor.placement!r} is not analysed yet; "
+            "only sacral (hip) sensors are supported"
+        )
+    stage = SacralStage(sensor.rate_hz, sensor.has_gyro, frame_s=frame_s)
+    parts: list[StepTable] = []
+    total = max(len(sensor), 1)
+    done = 0
+    for block in sensor.blocks(block_size):
+        parts.append(stage.push(block))
+        done += len(block)
+        if progress is not None:
+            progress(done / total)
+    parts.append(stage.finish())
+    steps = StepTable.concat(parts)
+    return result_from_stage(stage, steps, sensor, mass_kg, source)
+
+
+def result_from_stage(
+    stage: SacralStage,
+    steps: StepTable,
+    sensor: SensorRecording,
+    mass_kg: float | None,
+    source: str,
+) -> AnalysisResult:
+    """Build the :class:`AnalysisResult` once a stage has seen the whole stream."""
+    unavailable: dict[str, str] = {}
+    if not sensor.has_gyro:
+        unavailable.update(dict.fromkeys(PELVIS_COLUMNS, NO_GYRO_REASON))
+    alignment = stage.alignment_
+    info = {
+        "source": source,
+        "sensor_id": sensor.sensor_id,
+        "placement": sensor.placement,
+        "rate_hz": sensor.rate_hz,
+        "duration_s": sensor.duration_s,
+        "samples": len(sensor),
+        "gaps": stage.gaps_,
+        "dropped_samples": stage.dropped_samples_,
+        "mass_kg": mass_kg,
+        "alignment": None
+        if alignment is None
+        else {
+            "rotation_sensor_to_body": alignment.rotation,
+            "vertical_quality": alignment.vertical_quality,
+            "forward_quality": alignment.forward_quality,
+            "method": alignment.method,
+        },
+        "pelvis_neutral": (
+            "none (no gyroscope)"
+            if not sensor.has_gyro
+            else "standing"
+            if stage.neutral_deg_ is not None
+            else "running mean (no standing phase)"
+        ),
+    }
+    summary = summarize(steps, unavailable=unavailable, info=info)
+    return AnalysisResult(steps=steps, summary=summary, alignment=alignment)
+
+
+def analyze(
+    source: str | Path | Recording | SensorRecording,
+    placement: str = "sacrum",
+    mass_kg: float | None = None,
+    progress: Callable[[float], None] | None = None,
+) -> AnalysisResult:
+    """Analyse a recording (a path to CSV/MCAP, a Recording or one SensorRecording).
+
+    ``placement`` picks the stream to analyse; a CSV file has no placement of its own and is read
+    as worn at ``placement``. ``mass_kg`` adds forces in newtons to the summary.
+    """
+    from imu_hip.io import read_recording
+
+    name = ""
+    if isinstance(source, str | Path):
+        name = str(source)
+        source = read_recording(source, placement=placement)
+    if isinstance(source, Recording):
+        sensor = source.sensor(placement)
+    else:
+        sensor = source
+    return analyze_sensor(sensor, mass_kg=mass_kg, progress=progress, source=name)
+
+
+def push_all(stage: SacralStage, blocks: Iterable[Block]) -> StepTable:
+    """Feed ``blocks`` in order, then finish: the steps of the whole stream."""
+    parts = [stage.push(b) for b in blocks]
+    parts.append(stage.finish())
+    return StepTable.concat(parts)

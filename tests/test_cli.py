@@ -1,0 +1,132 @@
+"""The imu-hip command: outputs of analyze, and one clear line + exit code 2 for bad input."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from imu_hip.cli import main
+
+DATA = Path(__file__).parent / "data" / "sacrum_running_grf" / "trial_03_imu.csv"
+
+
+def _csv(path: Path, header: str, rows: np.ndarray | list[str]) -> Path:
+    lines = [header]
+    if isinstance(rows, np.ndarray):
+        lines += [",".join(repr(float(v)) for v in r) for r in rows]
+    else:
+        lines += rows
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _good_rows(n=2000, rate=100.0, g=1.0):
+    t = np.arange(n) / rate
+    return np.column_stack([t, 0.1 * np.sin(t), 0 * t, g + 0.2 * np.sin(9 * t)])
+
+
+HEADER = "time_s,acc_x_g,acc_y_g,acc_z_g"
+
+
+def _bad_files(tmp: Path) -> dict[str, tuple[Path, str]]:
+    """name -> (file, words the error must contain)."""
+    rows = _good_rows()
+    dup = rows.copy()
+    dup[500, 0] = dup[499, 0]
+    dec = rows.copy()
+    dec[500, 0] = dec[498, 0]
+    nan = rows.copy()
+    nan[300, 3] = np.nan
+    text = [",".join(repr(float(v)) for v in r) for r in rows]
+    text_bad_cell = text.copy()
+    text_bad_cell[10] = "0.1,abc,0,1"
+    cases = {
+        "missing": (tmp / "nope.csv", "not found"),
+        "empty": (tmp / "empty.csv", "empty"),
+        "binary": (tmp / "bin.csv", "binary"),
+        "truncated": (tmp / "trunc.csv", "cut"),
+        "missing_column": (_csv(tmp / "mc.csv", "time_s,acc_x_g,acc_y_g", rows[:, :3]), "acc_z"),
+        "unknown_column": (
+            _csv(tmp / "uc.csv", HEADER + ",temp_c", np.column_stack([rows, rows[:, 0]])),
+            "temp_c",
+        ),
+        "non_numeric": (_csv(tmp / "nn.csv", HEADER, text_bad_cell), "abc"),
+        "nan": (_csv(tmp / "nan.csv", HEADER, nan), "nan"),
+        "duplicate_time": (_csv(tmp / "dup.csv", HEADER, dup), "time"),
+        "decreasing_time": (_csv(tmp / "dec.csv", HEADER, dec), "time"),
+        "too_short": (_csv(tmp / "short.csv", HEADER, _good_rows(n=100)), "short"),
+        "low_rate": (_csv(tmp / "slow.csv", HEADER, _good_rows(rate=25.0)), "hz"),
+        "wrong_unit": (_csv(tmp / "unit.csv", HEADER, _good_rows(g=9.81)), "m/s"),
+    }
+    (tmp / "empty.csv").write_bytes(b"")
+    (tmp / "bin.csv").write_bytes(bytes(range(256)) * 40)
+    trunc = "\n".join([HEADER, *text])
+    (tmp / "trunc.csv").write_text(trunc[: trunc.rfind(",")])  # cut inside the last row
+    return cases
+
+
+CASES = sorted(
+    [
+        "missing",
+        "empty",
+        "binary",
+        "truncated",
+        "missing_column",
+        "unknown_column",
+        "non_numeric",
+        "nan",
+        "duplicate_time",
+        "decreasing_time",
+        "too_short",
+        "low_rate",
+        "wrong_unit",
+    ]
+)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_bad_input_one_line_exit_2(case, tmp_path, capsys):
+    path, words = _bad_files(tmp_path)[case]
+    code = main(["analyze", str(path), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1 and err.startswith("imu-hip: error: ")
+    assert path.name in err
+    assert words.lower() in err.lower(), err
+    assert "Traceback" not in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_analyze_writes_steps_and_summary(tmp_path, capsys):
+    assert main(["analyze", str(DATA), "--mass-kg", "76.8", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "cadence_spm" in out and "not available: pelvic_drop_deg" in out
+    header = (tmp_path / "steps.csv").read_text().splitlines()[0].split(",")
+    from imu_hip.model import STEP_COLUMNS
+
+    assert header == list(STEP_COLUMNS)
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["step_count"] >= 14
+    assert summary["unavailable"]["pelvic_drop_deg"].startswith("no gyroscope")
+    assert summary["vgrf_peak_n_median"] > 76.8 * 9.8  # running: peak force above body weight
+
+
+def test_console_script_exit_code_and_no_traceback(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("hello,world\n1,2\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "imu_hip.cli", "analyze", str(bad)], capture_output=True, text=True
+    )
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr and "bad.csv" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_bad_option_values_exit_2(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["analyze", str(DATA), "--mass-kg", "-3"])
+    assert e.value.code == 2
+    assert "positive" in capsys.readouterr().err
