@@ -280,7 +280,7 @@ class PelvisOrientation:
         rotvec[2] += k * (prev[0] * g[1] - prev[1] * g[0])
         if self._last_gyr is None:
             rotvec[:, 0] = 0.0
-        width = _CHUNK
+        width = min(_CHUNK, m)
         local = rotation_increments(_to_chunks(rotvec, width, 0.0))  # (3, 3, w, chunks)
         _chunk_products(local)
         starts = _chunk_starts(self._r, local)  # (3, 3, chunks)
