@@ -27,6 +27,7 @@ import numpy as np
 
 from imu_hip.gait import sacrum
 from imu_hip.gait.sacrum import SacralEvents, detect_sacral_events
+from imu_hip.metrics import grf
 from imu_hip.metrics.grf import active_peak_g, vgrf_peak_bw
 from imu_hip.model import G
 from imu_hip.validation import error_stats, match_events
@@ -245,6 +246,19 @@ def _running_line(name: str, r: dict[str, object], cad_label: str = "") -> str:
             + (f"  ({cad_label})" if cad_label else ""))
 
 
+def vgrf_breakdown(rows: list[tuple[str, dict[str, object]]]) -> str:
+    """Pooled vGRF peak errors of each estimate, against the force-plate active peak."""
+    out = []
+    for key, label in (("vgrf_timing_err_pct", "timing (spring-mass, Morin 2005)"),
+                       ("vgrf_newton_err_pct", "Newton (5 Hz low-passed trunk acc.)"),
+                       ("vgrf_err_pct", "mean of both (reported)"),
+                       ("vgrf_rawpeak_err_pct", "raw acceleration peak (for contrast)")):
+        e = error_stats(np.concatenate([np.asarray(r[key], dtype=float) for _, r in rows]))
+        out.append(f"  {label:38s} bias {e['mean']:+6.1f} %  SD {e['sd']:5.1f} %  "
+                   f"MAPE {e['mae']:5.1f} %  (n={e['n']})")
+    return "\n".join(out)
+
+
 def walking_stats(ev: SacralEvents, rate_hz: float, events: dict[str, np.ndarray],
                   bouts: dict[str, np.ndarray]) -> dict[str, object]:
     """Compare detected ICs with one reference system inside its walking bouts."""
@@ -339,17 +353,28 @@ def run_walking(recs: list[Trial], detector: Detector) -> list[tuple[str, dict[s
     return rows
 
 
+def _strip(rec: Trial, what: str) -> Trial:
+    """A copy of ``rec`` without its gyroscope ("g") and/or mediolateral axis ("y")."""
+    acc = rec.acc_body_mps2.copy()
+    if "y" in what:
+        acc[:, 1] = 0.0
+    return Trial(rec.name, rec.rate_hz, acc, None if "g" in what else rec.gyr_body_rads,
+                 rec.ref, rec.extra)
+
+
 @contextlib.contextmanager
 def override(**constants: object) -> Iterator[None]:
-    """Temporarily change module constants of :mod:`imu_hip.gait.sacrum` (sensitivity sweep)."""
-    old = {k: getattr(sacrum, k) for k in constants}
+    """Temporarily change module constants of :mod:`imu_hip.gait.sacrum` or
+    :mod:`imu_hip.metrics.grf` (whichever defines the name), for the sensitivity sweep."""
+    where = {k: (sacrum if hasattr(sacrum, k) else grf) for k in constants}
+    old = {k: getattr(where[k], k) for k in constants}
     try:
         for k, v in constants.items():
-            setattr(sacrum, k, v)
+            setattr(where[k], k, v)
         yield
     finally:
         for k, v in old.items():
-            setattr(sacrum, k, v)
+            setattr(where[k], k, v)
 
 
 def sweep(trials: list[Trial]) -> str:
@@ -363,6 +388,12 @@ def sweep(trials: list[Trial]) -> str:
         cases.append((f"FLIGHT_G={fg:g}", {"FLIGHT_G": fg}))
     for hz in (4.0, 6.0):
         cases.append((f"HUMP_LOWPASS_HZ={hz:g}", {"HUMP_LOWPASS_HZ": hz}))
+    for p in (0.4, 0.6):
+        cases.append((f"MIN_PERIODICITY={p:g}", {"MIN_PERIODICITY": p}))
+    for r in (1.5, 3.0):
+        cases.append((f"SIMILAR_HUMP={r:g}", {"SIMILAR_HUMP": r}))
+    for hz in (4.0, 6.0, 8.0):
+        cases.append((f"grf.ACTIVE_LOWPASS_HZ={hz:g}", {"ACTIVE_LOWPASS_HZ": hz}))
     lines = [f"{'case':36s} {'found %':>7s} {'extra':>5s} {'IC MAE':>6s} {'TO MAE':>6s} "
              f"{'CT RMSE':>7s} {'ST MAE':>6s} {'vGRF MAPE':>9s}"]
     for label, consts in cases:
@@ -411,7 +442,10 @@ def main(argv: list[str] | None = None) -> int:
     trials = running_grf_trials(root)
     print("Running, sacral accelerometer vs force treadmill (sacrum_running_grf), all contacts")
     print("(times in ms; CT contact time, FT flight time, ST step time, cad cadence in spm)")
-    print(running_table(run_running(trials, detect_sacral_events)))
+    rows = run_running(trials, detect_sacral_events)
+    print(running_table(rows))
+    print("vGRF active peak, per contact:")
+    print(vgrf_breakdown(rows))
     if (root / "sacrum_running_raw_sample").is_dir():
         print()
         print(raw_sample_report(running_raw_sample(root)))
@@ -423,7 +457,17 @@ def main(argv: list[str] | None = None) -> int:
         print()
         print("Walking, lower-back IMU vs reference ICs inside reference walking bouts "
               "(lowerback_walking_mocap)")
-        print(walking_table(run_walking(walking_recordings(root), detect_sacral_events)))
+        recs = walking_recordings(root)
+        print(walking_table(run_walking(recs, detect_sacral_events)))
+        print("Side (left/right) in walking from each kind of evidence, both reference systems:")
+        for label, strip in (("gyroscope + mediolateral acc.", ""), ("mediolateral acc. only", "g"),
+                             ("gyroscope only", "y"), ("neither", "gy")):
+            r = run_walking([_strip(rec, strip) for rec in recs], detect_sacral_events)
+            ok = sum(int(x["side_ok"]) for _, x in r)  # type: ignore[call-overload]
+            known = sum(int(x["side_known"]) for _, x in r)  # type: ignore[call-overload]
+            found = sum(int(x["found"]) for _, x in r)  # type: ignore[call-overload]
+            print(f"  {label:32s} named {known:4d} of {found:4d} found contacts, "
+                  f"{ok:4d} correct ({100.0 * ok / max(known, 1):5.1f} %)")
     return 0
 
 
