@@ -109,8 +109,18 @@ class Alignment:
     method: str
 
     def apply(self, xyz: np.ndarray) -> np.ndarray:
-        """Rotate (n, 3) sensor-frame vectors into the body frame."""
-        return np.asarray(xyz, dtype=np.float64) @ self.rotation.T
+        """Rotate (n, 3) sensor-frame vectors into the body frame.
+
+        Written out per row of the rotation (not as a matrix product) so every output sample
+        is the same three products and sums whatever the array length: BLAS kernels round
+        differently for different lengths, which would make results depend on the block cut.
+        """
+        v = np.asarray(xyz, dtype=np.float64)
+        r = self.rotation
+        out = np.empty(v.shape)
+        for i in range(3):
+            out[:, i] = r[i, 0] * v[:, 0] + r[i, 1] * v[:, 1] + r[i, 2] * v[:, 2]
+        return out
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
