@@ -14,10 +14,10 @@ The public face::
 from imu_hip import sim
 from imu_hip.io import read_recording, write_csv, write_mcap
 from imu_hip.model import (
-    G,
     PLACEMENTS,
     STEP_COLUMNS,
     Block,
+    G,
     ImuHipError,
     InputError,
     Recording,

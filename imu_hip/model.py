@@ -35,7 +35,9 @@ class InputError(ImuHipError):
 def check_placement(placement: str) -> str:
     """Return ``placement`` if it is one of :data:`PLACEMENTS`, else raise :class:`ImuHipError`."""
     if placement not in PLACEMENTS:
-        raise ImuHipError(f"unknown placement {placement!r}; expected one of {', '.join(PLACEMENTS)}")
+        raise ImuHipError(
+            f"unknown placement {placement!r}; expected one of {', '.join(PLACEMENTS)}"
+        )
     return placement
 
 
@@ -98,9 +100,13 @@ class SensorRecording:
         if self.gyr_rads is not None:
             self.gyr_rads = np.ascontiguousarray(self.gyr_rads, dtype=np.float64).reshape(-1, 3)
         n = self.t_s.shape[0]
-        if self.acc_mps2.shape[0] != n or (self.gyr_rads is not None and self.gyr_rads.shape[0] != n):
-            raise ImuHipError(f"sensor {self.sensor_id!r}: time, acceleration and angular rate "
-                              "arrays have different lengths")
+        if self.acc_mps2.shape[0] != n or (
+            self.gyr_rads is not None and self.gyr_rads.shape[0] != n
+        ):
+            raise ImuHipError(
+                f"sensor {self.sensor_id!r}: time, acceleration and angular rate "
+                "arrays have different lengths"
+            )
 
     def __len__(self) -> int:
         return int(self.t_s.shape[0])
