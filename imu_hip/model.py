@@ -164,7 +164,8 @@ STEP_COLUMNS: dict[str, str] = {
     "contact_time_s": "initial contact to toe-off (s)",
     "flight_time_s": "toe-off to the next initial contact (s); 0 or negative when walking",
     "cadence_spm": "60 / step_time_s (steps per minute)",
-    "duty_factor": "contact_time_s / (2 * step_time_s): share of the stride one foot is on the ground",
+    "duty_factor": "contact_time_s / (2 * step_time_s): share of the stride one foot is on "
+    "the ground",
     "vertical_oscillation_m": "peak-to-peak vertical excursion of the sacrum over the step (m)",
     "impact_peak_g": "peak vertical acceleration in the first 60 ms after contact (g, gravity "
     "included)",
