@@ -131,7 +131,8 @@ def test_running_property_ic_within_tolerance(cadence, tc, rate, seed):
     i_e, i_r = _match(ev, truth["ic"], rate)
     assert ev.ic.size == i_e.size
     assert i_r.size >= np.sum(_inner(truth["ic"], rate, acc.shape[0]))
-    assert np.max(np.abs(ev.ic[i_e] - truth["ic"][i_r])) / rate < 0.008
+    err_s = np.abs(ev.ic[i_e] - truth["ic"][i_r]) / rate
+    assert np.mean(err_s) < 0.006 and np.max(err_s) < 0.012
 
 
 def test_contact_cut_by_the_start_is_not_reported():
@@ -189,11 +190,18 @@ def test_side_from_gyro_only():
     assert labelled > 0.9 and correct == 1.0
 
 
-def test_side_from_mediolateral_acceleration_only():
+def test_running_side_ignores_mediolateral_acceleration():
+    """In running the pelvis-frame y axis reads gravity x sin(obliquity) against the push, so its
+    sign is not trusted: without a gyroscope running sides stay unknown, and with one a
+    mediolateral signal of either sign does not change the answer."""
     rate = 200.0
-    acc, _, truth = running(rate=rate, ml_g=0.3)
-    labelled, correct = _side_accuracy(detect_sacral_events(acc, None, rate), truth, rate)
-    assert labelled > 0.9 and correct == 1.0
+    for ml_g in (0.3, -0.3):
+        acc, _, truth = running(rate=rate, ml_g=ml_g)
+        ev = detect_sacral_events(acc, None, rate)
+        assert ev.ic.size > 50 and np.all(ev.side == "unknown")
+        acc, gyr, truth = running(rate=rate, ml_g=ml_g, gyro_rads=0.6)
+        labelled, correct = _side_accuracy(detect_sacral_events(acc, gyr, rate), truth, rate)
+        assert labelled > 0.9 and correct == 1.0
 
 
 def test_side_in_walking_from_mediolateral_acceleration():
@@ -204,15 +212,17 @@ def test_side_in_walking_from_mediolateral_acceleration():
 
 
 def test_side_unknown_without_evidence():
-    rate = 200.0
-    acc, _, truth = running(rate=rate)
+    rate = 100.0
+    acc, truth = walking(rate=rate, ml_g=0.1)
     acc[:, 1] = 0.0
     ev = detect_sacral_events(acc, None, rate)
-    assert ev.ic.size > 50 and np.all(ev.side == "unknown")
-    # a mediolateral axis with noise only is not evidence either
-    acc2, _, _ = running(rate=rate, seed=3)
-    ev2 = detect_sacral_events(acc2, None, rate)
-    assert np.mean(ev2.side == "unknown") > 0.9
+    assert ev.ic.size > 40 and np.all(ev.side == "unknown")
+    # a mediolateral axis or a gyroscope with noise only is not evidence either
+    for seed in range(3):
+        acc2, _ = walking(rate=rate, seed=seed)
+        gyr = np.random.default_rng(seed).normal(0.0, 0.1, acc2.shape)
+        ev2 = detect_sacral_events(acc2, gyr, rate)
+        assert np.mean(ev2.side == "unknown") > 0.9
 
 
 # --------------------------------------------------------------------------- not gait

@@ -36,7 +36,8 @@ recording:
    (:func:`_toe_off_running`). Walking toe-off is not estimated (NaN): the trailing foot leaves
    in double support, which the trunk signal does not mark; on the mobgap lower-back data the
    two references disagree by ~60 ms on it and a force-balance estimate was 50-110 ms early.
-7. Side: :func:`_assign_sides`.
+7. Side: :func:`_assign_sides` (from the gyroscope, and in walking also from the mediolateral
+   acceleration; running without a gyroscope stays "unknown").
 
 Measured accuracy and the sensitivity to each constant: ``python benchmarks/accuracy.py``.
 """
@@ -176,7 +177,7 @@ def detect_sacral_events(
     if ic.size == 0:
         return _empty()
     bout = np.concatenate(([0], np.cumsum(bout[1:] != bout[:-1]))).astype(int)
-    side = _assign_sides(ic, bout, acc, gyr, rate_hz)
+    side = _assign_sides(ic, bout, gait, acc, gyr, rate_hz)
     return SacralEvents(ic=ic, to=to, side=side, gait=gait, bout=bout)
 
 
@@ -371,19 +372,26 @@ def _bouts(ic: np.ndarray, rate_hz: float) -> np.ndarray:
 # --------------------------------------------------------------------------- side
 
 
-def _side_evidence(ic: np.ndarray, bout: np.ndarray, acc: np.ndarray, gyr: np.ndarray | None,
-                   rate_hz: float) -> np.ndarray:
+def _side_evidence(ic: np.ndarray, bout: np.ndarray, gait: np.ndarray, acc: np.ndarray,
+                   gyr: np.ndarray | None) -> np.ndarray:
     """Per-contact evidence, one column per kind, signed so that a right contact is positive:
 
-    * mediolateral acceleration over the first half of the step: during right stance the ground
-      pushes the body to the left (+y);
     * obliquity rate (about +x) over the first 40 % of the step: the swing-side (left) hip drops
       during early right stance, a negative rate;
     * rotation rate (about +z) over the step: the pelvis turns with the swing leg, clockwise seen
-      from above (negative) during right stance.
+      from above (negative) during right stance;
+    * walking only, mediolateral acceleration over the first half of the step: during right
+      stance the ground pushes the body to the left (+y). The sensor's y axis turns with the
+      pelvis, so it also reads gravity times the sine of the obliquity, which during right stance
+      (left hip down) points to -y: g sin(4-6 deg) = 0.7-1 m/s², as large as the push in running
+      (mediolateral force ~0.05-0.1 BW), so there the sign differs between runners (the
+      simulator in imu_hip.sim reads -0.36 m/s² in the pelvis frame where its push gives
+      +0.82 m/s²). Walking has the wider base and smaller drop; on the lower-back walking data the
+      push wins for every contact named.
 
     Shape (contacts, kinds); no column for a missing signal (no gyroscope, or an all-zero
-    mediolateral axis from a biaxial sensor); NaN where the step time is unknown.
+    mediolateral axis from a biaxial sensor); NaN where the step time is unknown or the kind does
+    not apply.
     """
     n = acc.shape[0]
     m = ic.shape[0]
@@ -392,27 +400,28 @@ def _side_evidence(ic: np.ndarray, bout: np.ndarray, acc: np.ndarray, gyr: np.nd
     step = np.full(m, np.nan)
     step[:-1] = np.where(same, d, np.nan)
     step[1:] = np.where(np.isnan(step[1:]) & same, d, step[1:])  # the last contact of a bout
-    kinds: list[tuple[np.ndarray, float, float]] = []  # (signal, sign for right, share of step)
-    if np.any(np.abs(acc[:, 1]) > 1e-6):
-        kinds.append((acc[:, 1], +1.0, 0.5))
+    walking = gait == "walk"
+    kinds: list[tuple[np.ndarray, float, float, np.ndarray]] = []  # signal, sign, share, applies
     if gyr is not None:
-        kinds.append((gyr[:, 0], -1.0, 0.4))
-        kinds.append((gyr[:, 2], -1.0, 1.0))
+        kinds.append((gyr[:, 0], -1.0, 0.4, np.ones(m, bool)))
+        kinds.append((gyr[:, 2], -1.0, 1.0, np.ones(m, bool)))
+    if np.any(np.abs(acc[:, 1]) > 1e-6) and walking.any():
+        kinds.append((acc[:, 1], +1.0, 0.5, walking))
     out = np.full((m, len(kinds)), np.nan)
-    for j, (sig, sign, share) in enumerate(kinds):
-        for k in range(m):
+    for j, (sig, sign, share, applies) in enumerate(kinds):
+        for k in np.flatnonzero(applies & np.isfinite(step)):
             a = int(round(ic[k]))
-            if np.isfinite(step[k]) and a < n - 1:
+            if a < n - 1:
                 stop = min(n, a + max(2, int(share * step[k])))
                 out[k, j] = sign * float(np.mean(sig[a:stop]))
     return out
 
 
-def _alternation(votes: np.ndarray) -> float:
+def _alternation(votes: np.ndarray, tests: int = 1) -> float:
     """+1 (right) or -1 (left) when alternating votes are convincing, else 0: at least
     SIDE_MIN_AGREEMENT of them share the sign of their sum, their mean differs from 0 (t test,
-    p <= SIDE_MAX_P; two degrees of freedom are taken by the detrending) and it is at least
-    SIDE_MIN_EFFECT standard deviations."""
+    p <= SIDE_MAX_P / ``tests``, Bonferroni for the kinds tested; two degrees of freedom are
+    taken by the detrending) and it is at least SIDE_MIN_EFFECT standard deviations."""
     total = float(np.sum(votes))
     if total == 0.0 or votes.size < max(MIN_BOUT_CONTACTS, 5):
         return 0.0
@@ -420,47 +429,60 @@ def _alternation(votes: np.ndarray) -> float:
     effect = abs(total / votes.size) / spread if spread > 0 else np.inf
     p_value = 2.0 * float(student_t.sf(effect * np.sqrt(votes.size), df=votes.size - 3))
     agree = float(np.mean(np.sign(votes) == np.sign(total)))
-    if agree >= SIDE_MIN_AGREEMENT and p_value <= SIDE_MAX_P and effect >= SIDE_MIN_EFFECT:
+    if (agree >= SIDE_MIN_AGREEMENT and p_value <= SIDE_MAX_P / tests
+            and effect >= SIDE_MIN_EFFECT):
         return float(np.sign(total))
     return 0.0
 
 
-def _assign_sides(ic: np.ndarray, bout: np.ndarray, acc: np.ndarray, gyr: np.ndarray | None,
-                  rate_hz: float) -> np.ndarray:
+def _votes(ev: np.ndarray, ic: np.ndarray, rows: np.ndarray, k: int, rate_hz: float) -> np.ndarray:
+    """Alternating votes of the contacts ``rows`` for contact ``k`` from evidence ``ev`` (rows x
+    kinds): each kind detrended over the rows (offset and linear drift: a tilted sensor, a lean
+    that changes while speeding up, a turn; the alternation is orthogonal to both), divided by
+    its standard deviation, times +1/-1 alternately. Kinds without scatter are left out."""
+    design = np.column_stack([np.ones(rows.size), (ic[rows] - ic[k]) / rate_hz])
+    coef, *_ = np.linalg.lstsq(design, ev, rcond=None)
+    x = ev - design @ coef
+    sd = x.std(axis=0)
+    used = sd > 0
+    return x[:, used] / sd[used] * np.where((rows - k) % 2 == 0, 1.0, -1.0)[:, None]
+
+
+def _assign_sides(ic: np.ndarray, bout: np.ndarray, gait: np.ndarray, acc: np.ndarray,
+                  gyr: np.ndarray | None, rate_hz: float) -> np.ndarray:
     """Left/right per contact.
 
-    Within a bout sides alternate, so the contacts of the bout within SIDE_HALF_S vote. Each kind
-    of evidence is detrended over those contacts (offset and linear drift: a tilted sensor, a
-    lean that changes while speeding up, a turn; the alternation is orthogonal to both), divided
-    by its standard deviation there and multiplied by +1/-1 alternately. Each kind that is
-    convincing on its own (:func:`_alternation`) names a side; the contact takes it when those
-    kinds agree and stays "unknown" when they contradict each other (an unusual obliquity pattern
-    against the mediolateral push). When no kind alone is convincing, their sum may be.
+    Within a bout sides alternate, so the contacts of the bout within SIDE_HALF_S vote
+    (:func:`_votes`). Each kind of evidence that is convincing on its own (:func:`_alternation`)
+    names a side; the contact takes it when those kinds agree and stays "unknown" when they
+    contradict each other. When no kind alone is convincing, their sum may be. Without a
+    gyroscope, running contacts stay "unknown" (see :func:`_side_evidence`).
     """
     side = np.full(ic.shape[0], "unknown", dtype=object)
-    ev = _side_evidence(ic, bout, acc, gyr, rate_hz)
+    ev = _side_evidence(ic, bout, gait, acc, gyr)
     if ic.size == 0 or ev.shape[1] == 0:
         return side
     half = SIDE_HALF_S * rate_hz
-    finite = np.all(np.isfinite(ev), axis=1)
+    finite = np.isfinite(ev)
     for k in range(ic.size):
-        w = np.flatnonzero((bout == bout[k]) & (np.abs(ic - ic[k]) <= half) & finite)
-        if w.size < MIN_BOUT_CONTACTS or not finite[k]:
-            continue
-        design = np.column_stack([np.ones(w.size), (ic[w] - ic[k]) / rate_hz])
-        coef, *_ = np.linalg.lstsq(design, ev[w], rcond=None)
-        x = ev[w] - design @ coef
-        sd = x.std(axis=0)
-        used = sd > 0
-        if not used.any():
-            continue
-        votes = x[:, used] / sd[used] * np.where((w - k) % 2 == 0, 1.0, -1.0)[:, None]
-        each = np.array([_alternation(votes[:, j]) for j in range(votes.shape[1])])
-        named = each[each != 0]
-        if named.size:
-            verdict = named[0] if np.all(named == named[0]) else 0.0
-        else:
-            verdict = _alternation(votes.sum(axis=1))
+        near = (bout == bout[k]) & (np.abs(ic - ic[k]) <= half)
+        verdicts = []
+        kinds = np.flatnonzero(finite[k])
+        tests = kinds.size + (kinds.size > 1)  # each kind, and their sum
+        for j in kinds:
+            rows = np.flatnonzero(near & finite[:, j])
+            if rows.size >= MIN_BOUT_CONTACTS:
+                v = _votes(ev[rows][:, [j]], ic, rows, k, rate_hz)
+                verdicts.append(_alternation(v[:, 0], tests) if v.shape[1] else 0.0)
+        named = [v for v in verdicts if v != 0.0]
+        verdict = 0.0
+        if named:
+            verdict = named[0] if all(v == named[0] for v in named) else 0.0
+        elif len(verdicts) > 1:
+            rows = np.flatnonzero(near & np.all(finite[:, kinds], axis=1))
+            if rows.size >= MIN_BOUT_CONTACTS:
+                v = _votes(ev[rows][:, kinds], ic, rows, k, rate_hz)
+                verdict = _alternation(v.sum(axis=1), tests) if v.shape[1] else 0.0
         if verdict:
             side[k] = "right" if verdict > 0 else "left"
     return side
