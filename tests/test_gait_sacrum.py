@@ -12,7 +12,7 @@ from scipy.signal import butter, sosfiltfilt
 
 from imu_hip.gait.sacrum import SacralEvents, detect_sacral_events
 from imu_hip.metrics.grf import active_peak_g, loading_rate_bw_s, vgrf_peak_bw
-from imu_hip.model import G
+from imu_hip.model import G, ImuHipError
 from imu_hip.validation import match_events
 
 DATA = Path(__file__).parent / "data" / "sacrum_running_grf"
@@ -279,6 +279,10 @@ def test_short_or_bad_input_gives_no_events():
     acc, _, _ = running(rate=100.0, dur=10.0)
     acc[500, 2] = np.nan
     assert detect_sacral_events(acc, None, 100.0).ic.size == 0
+    with pytest.raises(ImuHipError):
+        detect_sacral_events(np.zeros((1000, 2)), None, 100.0)
+    with pytest.raises(ImuHipError):
+        detect_sacral_events(np.zeros((1000, 3)), np.zeros((999, 3)), 100.0)
 
 
 # --------------------------------------------------------------------------- locality

@@ -50,7 +50,7 @@ import numpy as np
 from scipy.signal import butter, find_peaks, sosfiltfilt
 from scipy.stats import t as student_t
 
-from imu_hip.model import G
+from imu_hip.model import G, ImuHipError
 
 #: Zero-phase low-pass for event timing (Hz, capped at 0.4 x the rate). Contact transitions of
 #: the active force take >= 25 ms, which 20 Hz keeps; the impact transient and soft-tissue
@@ -137,15 +137,20 @@ def detect_sacral_events(
     m/s², gravity included) of one gap-free, uniformly sampled segment; the y column may be all
     zeros (biaxial sensor). ``gyr_body_rads``: (n, 3) angular rate in the same frame (rad/s), or
     None. ``rate_hz``: sampling rate (>= 50 Hz). Positions are float sample indices into the
-    input. Segments shorter than three longest steps (4.5 s) or with non-finite samples give no
-    events.
+    input. Segments shorter than three longest steps (4.5 s) or with non-finite accelerations
+    give no events; a non-finite angular rate is ignored. Raises :class:`ImuHipError` for arrays
+    of the wrong shape.
     """
     acc = np.asarray(acc_body_mps2, dtype=float)
-    n = acc.shape[0]
-    if acc.ndim != 2 or n < int(3 * MAX_STEP_S * rate_hz) or not np.all(np.isfinite(acc)):
-        return _empty()
     gyr = None if gyr_body_rads is None else np.asarray(gyr_body_rads, dtype=float)
-    if gyr is not None and (gyr.shape != acc.shape or not np.all(np.isfinite(gyr))):
+    if acc.ndim != 2 or acc.shape[1] != 3 or (gyr is not None and gyr.shape != acc.shape):
+        raise ImuHipError(f"detect_sacral_events: expected (n, 3) acceleration and angular rate "
+                          f"of the same shape, got {acc.shape} and "
+                          f"{None if gyr is None else gyr.shape}")
+    n = acc.shape[0]
+    if n < int(3 * MAX_STEP_S * rate_hz) or not np.all(np.isfinite(acc)):
+        return _empty()
+    if gyr is not None and not np.all(np.isfinite(gyr)):
         gyr = None
     az = _lowpass(acc[:, 2] / G, EVENT_LOWPASS_HZ, rate_hz)
     s = np.maximum(az, 0.0)
