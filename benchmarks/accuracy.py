@@ -459,7 +459,8 @@ def raw_sample_report(trial: Trial) -> str:
     return (
         f"raw sample ({trial.acc_body_mps2.shape[0] / fs:.1f} s at {fs:.0f} Hz): "
         f"{ev.ic.size} contacts, first at {ev.ic[0] / fs if ev.ic.size else np.nan:.2f} s, "
-        f"gait {dict(zip(*np.unique(ev.gait, return_counts=True), strict=True))}, "
+        f"gait {', '.join(f'{g} {int(np.sum(ev.gait == g))}' for g in np.unique(ev.gait))}, "
+        f"side named {int(np.sum(ev.side != 'unknown'))} (no gyroscope: running stays unknown), "
         f"cadence {60.0 / np.nanmean(st):.0f} spm, contact {np.nanmean(ct):.3f}"
         f" ± {np.nanstd(ct):.3f} s, flight {np.nanmean(st - ct):.3f} s"
     )
