@@ -253,7 +253,8 @@ class SacralStage:
             "impact_peak_g": impact_peak_g(acc[:, 2], ic, fs),
             "braking_peak_g": braking_peak_g(acc[:, 0], ic, to, nxt),
         }
-        cols["vgrf_peak_bw"] = grf.vgrf_peak_bw(contact, step_time, gait=gait)
+        active = grf.active_peak_g(acc[:, 2], ic, to, fs)
+        cols["vgrf_peak_bw"] = grf.vgrf_peak_bw(contact, step_time, gait=gait, active_peak=active)
         cols["loading_rate_bw_s"] = grf.loading_rate_bw_s(cols["vgrf_peak_bw"], contact, gait=gait)
         if ang is not None:
             cols.update(pelvis_step_metrics(ang, ic, to, nxt, side, self.neutral_deg_))

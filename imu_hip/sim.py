@@ -124,7 +124,7 @@ placements leaves the others unchanged).
 
 Not modelled / limitations: turns, slopes, arm swing, the stance-hip pivot of the pelvic drop,
 foot yaw (toe-out), sensor scale/cross-axis errors and clock drift. Starting and stopping are
-simple transitions, not validated gait; the truth's last contact of each bout has no row.
+simple transitions, not validated gait; the truth's last contact of each bout has NaN step columns.
 
 Truth (``Simulation.truth``): one row per step (touchdown to the next touchdown), the columns of
 :data:`imu_hip.model.STEP_COLUMNS` plus ``foot_strike_angle_deg``, ``stride_length_m``,
@@ -1334,8 +1334,11 @@ def _truth(p, sch, f, t, dt, rec_sl, z_sac, prop_w, a_sac, ph, th, ps, x_com, du
     last_of = {b["last"] for b in sch["bouts"] if "last" in b}
     for k in range(n_c - 1):
         has_next[k] = k not in last_of
-    rows = np.flatnonzero(has_next)
-    rows = rows[(t_ic[rows] >= 0.0) & (t_ic[rows + 1] <= duration)]
+    # Every contact recorded from touchdown to lift-off gets a row; the last contact of a bout
+    # (or of the recording) has no next contact, so its step columns are NaN.
+    rows = np.flatnonzero((t_ic >= 0.0) & (t_to <= duration))
+    next_t = np.append(t_ic[1:], np.inf)
+    has_step = has_next[rows] & (next_t[rows] <= duration)
 
     tr = t[rec_sl]
     zs, pw, asx = z_sac[rec_sl], prop_w[rec_sl, 2], a_sac[rec_sl, 0]
@@ -1348,7 +1351,7 @@ def _truth(p, sch, f, t, dt, rec_sl, z_sac, prop_w, a_sac, ph, th, ps, x_com, du
         ib = np.searchsorted(tr, t_b, side="right")
         return _window_reduce(x, ia, ib, ufunc)
 
-    step_end = t_ic[rows + 1]
+    step_end = np.where(has_step, next_t[rows], t_to[rows])
     vo = win(zs, t_ic[rows], step_end, np.maximum) - win(zs, t_ic[rows], step_end, np.minimum)
     roms = [win(x, t_ic[rows], step_end, np.maximum) - win(x, t_ic[rows], step_end, np.minimum)
             for x in (th_d, ph_d, ps_d)]
@@ -1376,12 +1379,15 @@ def _truth(p, sch, f, t, dt, rec_sl, z_sac, prop_w, a_sac, ph, th, ps, x_com, du
         prev_of[key] = k
     x_ic = np.interp(t_ic, t, x_com)
 
-    rk, nk = rows, rows + 1
-    step_t = t_ic[nk] - t_ic[rk]
+    rk = rows
+    nk = np.where(has_step, rows + 1, rows)
+    nan_no_step = np.where(has_step, 1.0, np.nan)
+    vo, tilt_rom, obl_rom, rot_rom = (x * nan_no_step for x in (vo, tilt_rom, obl_rom, rot_rom))
+    step_t = (t_ic[nk] - t_ic[rk]) * nan_no_step
     contact = t_to[rk] - t_ic[rk]
     fully = np.ones(rows.size, dtype=bool)
     for g0, gd in p.gaps:
-        fully &= ~((t_ic[rk] < g0 + gd) & (t_ic[nk] > g0))
+        fully &= ~((t_ic[rk] < g0 + gd) & (step_end > g0))
     s0 = p.start_time_s
     return {
         "t_ic_s": t_ic[rk] + s0,
@@ -1390,7 +1396,7 @@ def _truth(p, sch, f, t, dt, rec_sl, z_sac, prop_w, a_sac, ph, th, ps, x_com, du
         "gait": c["gait"][rk].astype("<U4"),
         "step_time_s": step_t,
         "contact_time_s": contact,
-        "flight_time_s": t_ic[nk] - t_to[rk],
+        "flight_time_s": (t_ic[nk] - t_to[rk]) * nan_no_step,
         "cadence_spm": 60.0 / step_t,
         "duty_factor": contact / (2.0 * step_t),
         "vertical_oscillation_m": vo,
