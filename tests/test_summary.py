@@ -1,0 +1,72 @@
+"""Run summary: medians, IQR, left/right asymmetry, fatigue drift, run/walk time, reasons."""
+
+import json
+
+import numpy as np
+
+from imu_hip.metrics.summary import asymmetry_pct, drift_windows, format_summary, summarize
+from imu_hip.pipeline import _jsonable
+from imu_hip.steps import StepTable
+
+
+def _table(n=200):
+    t = np.arange(n) * 0.35
+    side = np.where(np.arange(n) % 2 == 0, "left", "right")
+    gait = np.where(np.arange(n) < 20, "walk", "run")
+    contact = np.where(side == "left", 0.24, 0.26)  # right 8 % longer
+    drop = np.linspace(4.0, 8.0, n)  # fatigue
+    return StepTable(
+        {
+            "t_ic_s": t,
+            "t_to_s": t + contact,
+            "side": side,
+            "gait": gait,
+            "step_time_s": np.full(n, 0.35),
+            "contact_time_s": contact,
+            "pelvic_drop_deg": drop,
+        }
+    )
+
+
+def test_asymmetry_and_drift():
+    s = summarize(_table())
+    ct = s["metrics"]["contact_time_s"]
+    assert ct["left_median"] == 0.24 and ct["right_median"] == 0.26
+    np.testing.assert_allclose(ct["asymmetry_pct"], 100 * (0.24 - 0.26) / 0.25)
+    drop = s["metrics"]["pelvic_drop_deg"]
+    assert drop["drift"] > 3.0 and drop["drift_start"] < 4.6 and drop["drift_end"] > 7.4
+    assert drop["q25"] < drop["median"] < drop["q75"]
+    assert s["steps_walking"] == 20 and s["steps_running"] == 180
+    np.testing.assert_allclose(s["time_running_s"], 180 * 0.35)
+
+
+def test_unmeasured_columns_get_a_reason_and_json_has_no_nan():
+    s = summarize(_table(), unavailable={"pelvic_tilt_rom_deg": "no gyroscope"})
+    assert s["unavailable"]["pelvic_tilt_rom_deg"] == "no gyroscope"
+    assert "could not be measured" in s["unavailable"]["vgrf_peak_bw"]
+    text = json.dumps(_jsonable(s), allow_nan=False)
+    assert "pelvic_drop_deg" in text
+    assert "not available: pelvic_tilt_rom_deg" in format_summary(s)
+
+
+def test_helpers_edge_cases():
+    assert np.isnan(asymmetry_pct(np.nan, 1.0))
+    assert np.isnan(asymmetry_pct(0.0, 0.0))
+    first, last = drift_windows(np.arange(100.0))
+    assert first.sum() == 10 and last.sum() == 10
+    assert summarize(StepTable())["step_count"] == 0
+
+
+def test_hostile_metadata_is_escaped_in_the_text_summary():
+    s = summarize(
+        _table(),
+        info={
+            "source": "x",
+            "sensor_id": "evil\x1b[2J\nname",
+            "placement": "sacrum",
+            "rate_hz": 400.0,
+            "duration_s": 70.0,
+        },
+    )
+    text = format_summary(s)
+    assert "\x1b" not in text and "evil\\x1b[2J\\nname" in text
