@@ -11,7 +11,6 @@ The public face::
     stage = imu_hip.SacralStage(rate_hz=400, has_gyro=True, frame_s=2)   # live: push(block)
 """
 
-from imu_hip import sim
 from imu_hip.io import read_recording, write_csv, write_mcap
 from imu_hip.model import (
     PLACEMENTS,
@@ -27,6 +26,15 @@ from imu_hip.pipeline import AnalysisResult, SacralStage, analyze
 from imu_hip.steps import StepTable
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    # The simulator (and its scipy.spatial import) loads only when first used.
+    if name == "sim":
+        import importlib
+
+        return importlib.import_module("imu_hip.sim")
+    raise AttributeError(f"module 'imu_hip' has no attribute {name!r}")
 
 __all__ = [
     "G",
