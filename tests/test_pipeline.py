@@ -104,3 +104,25 @@ def test_without_gyroscope_pelvis_is_nan_with_a_reason():
         assert np.isnan(result.steps[col]).all()
         assert "gyroscope" in result.summary["unavailable"][col]
     assert np.isfinite(result.steps["contact_time_s"]).sum() > 30
+
+
+def test_progress_is_reported_up_to_the_end():
+    calls = []
+    from imu_hip.pipeline import analyze_sensor
+
+    analyze_sensor(_sim().recording.sensor("sacrum"), progress=calls.append, block_size=1000)
+    assert len(calls) > 3 and calls[-1] == 1.0
+    assert all(b >= a for a, b in zip(calls, calls[1:], strict=False))
+
+
+def test_progress_bar_draws_on_a_terminal():
+    import io
+
+    from imu_hip.cli import ProgressBar
+
+    out = io.StringIO()
+    bar = ProgressBar("analysing run.csv", stream=out, force=True)
+    for f in (0.1, 0.5, 1.0):
+        bar(f)
+    text = out.getvalue()
+    assert "100.0%" in text and text.endswith("\n") and "analysing run.csv" in text
