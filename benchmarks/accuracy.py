@@ -437,7 +437,8 @@ def filter_effect(trials: list[Trial]) -> str:
             a, b = i - 40, j + 40
             top_f, top_ff = a + int(np.argmax(f[a:b])), a + int(np.argmax(ff[a:b]))
             rows.append((
-                sacrum._ic_running(ff, a, top_ff) - sacrum._ic_running(f, a, top_f),
+                sacrum._ic_running(ff, np.array([a]), np.array([top_ff]))[0]
+                - sacrum._ic_running(f, np.array([a]), np.array([top_f]))[0],
                 sacrum._crossing(ff, 0.05, a, top_ff, True, False)
                 - sacrum._crossing(f, 0.05, a, top_f, True, False),
                 sacrum._crossing(ff, sacrum.FLIGHT_G, top_ff, b, False, True)

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.signal import butter, sosfiltfilt
 
+from imu_hip.gait import sacrum
 from imu_hip.gait.sacrum import SacralEvents, detect_sacral_events
 from imu_hip.metrics.grf import active_peak_g, loading_rate_bw_s, vgrf_peak_bw
 from imu_hip.model import G, ImuHipError
@@ -373,3 +374,60 @@ def test_real_trial_03_meets_running_targets():
     ok = np.isfinite(vgrf)
     mape = np.mean(np.abs(vgrf[ok] / ref["peak_grf_bw"][i_r][ok] - 1))
     assert ok.sum() >= ref.size - 2 and mape <= 0.08
+
+
+# --------------------------------------------------------------------------- vectorised helpers
+
+
+def _periodicity_loop(u, centres, rate_hz):
+    """The definition of sacrum._periodicity, one window and one lag at a time."""
+    step = max(1, int(rate_hz // 50))
+    ud, fs = u[::step], rate_hz / step
+    half, lag0 = int(round(2.0 * fs)), max(1, int(round(0.22 * fs)))
+    lag1, min_overlap = int(round(1.5 * fs)), int(round(1.0 * fs))
+    out = np.zeros(len(centres))
+    for j, c in enumerate(np.asarray(centres) // step):
+        w = ud[max(0, c - half) : c + half + 1]
+        w = w - w.mean()
+        top = min(2 * lag1, w.size - min_overlap)
+        r = np.zeros(top + 1)
+        for lag in range(lag0, top + 1):
+            a, b = w[:-lag], w[lag:]
+            den = np.sqrt(np.dot(a, a) * np.dot(b, b))
+            r[lag] = np.dot(a, b) / den if den > 0 else 0.0
+        lags = np.arange(lag0, min(lag1, top // 2) + 1)
+        if lags.size:
+            out[j] = np.max(np.minimum(r[lags], r[2 * lags]))
+    return out
+
+
+@pytest.mark.parametrize("rate", [50.0, 128.0, 400.0])
+def test_periodicity_equals_its_definition_also_at_the_ends(rate):
+    rng = np.random.default_rng(int(rate))
+    n = int(12 * rate)
+    t = np.arange(n) / rate
+    u = np.where(t < 6.0, np.sin(2 * np.pi * 2.7 * t) ** 3, 0.0) + rng.normal(0, 0.3, n)
+    u = sosfiltfilt(butter(4, 5.0 / (0.5 * rate), output="sos"), u)
+    centres = np.sort(np.concatenate([rng.choice(n, 40, replace=False), [0, 3, n - 1]]))
+    got = sacrum._periodicity(u, centres, rate)
+    np.testing.assert_allclose(got, _periodicity_loop(u, centres, rate), atol=1e-9)
+    assert got.max() > 0.8 and got.min() < 0.3  # periodic and noisy windows both present
+
+
+def test_segment_helpers_equal_their_definitions():
+    rng = np.random.default_rng(5)
+    x = np.round(rng.normal(size=500), 1)  # ties: the first extreme must win
+    i0 = rng.integers(0, 490, 60)
+    i1 = np.minimum(i0 + rng.integers(0, 40, 60), 499)
+    lo = sacrum._seg_argext(x, i0, i1, largest=False)
+    hi = sacrum._seg_argext(x, i0, i1, largest=True)
+    level = rng.normal(size=60)
+    up = sacrum._last_crossing(x, level, i0, i1, rising=True)
+    down = sacrum._last_crossing(x, level, i0, i1, rising=False)
+    for k in range(60):
+        a, b = i0[k], i1[k]
+        assert lo[k] == a + np.argmin(x[a : b + 1]) and hi[k] == a + np.argmax(x[a : b + 1])
+        for got, rising in ((up[k], True), (down[k], False)):
+            want = sacrum._crossing(x, level[k], a, b, rising=rising, last=True)
+            assert (np.isnan(got) and np.isnan(want)) or got == pytest.approx(want, abs=1e-12)
+    assert np.isfinite(up).sum() > 10 and np.isfinite(down).sum() > 10

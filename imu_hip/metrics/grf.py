@@ -27,8 +27,8 @@ trunk acceleration cannot confirm.
 from __future__ import annotations
 
 import numpy as np
-from scipy.signal import butter, sosfiltfilt
 
+from imu_hip.gait.sacrum import _lowpass
 from imu_hip.model import G
 
 #: Low-pass (Hz) applied to the vertical acceleration before taking the active peak.
@@ -53,12 +53,18 @@ def active_peak_g(
     out = np.full(ic.shape, np.nan)
     if a.shape[0] < 16:
         return out
-    wn = min(ACTIVE_LOWPASS_HZ, 0.4 * rate_hz) / (0.5 * rate_hz)
-    low = sosfiltfilt(butter(4, wn, output="sos"), a)
-    for k, (i0, i1) in enumerate(zip(ic, to, strict=True)):
-        if not (np.isfinite(i0) and np.isfinite(i1)) or i0 < 0 or i1 > a.shape[0] - 1 or i1 <= i0:
-            continue
-        out[k] = float(np.max(low[int(np.floor(i0)) : int(np.ceil(i1)) + 1]))
+    with np.errstate(invalid="ignore"):
+        ok = np.isfinite(ic) & np.isfinite(to) & (ic >= 0) & (to <= a.shape[0] - 1) & (to > ic)
+    if not ok.any():
+        return out
+    low = _lowpass(a, ACTIVE_LOWPASS_HZ, rate_hz)
+    i0 = np.floor(ic[ok]).astype(np.intp)
+    i1 = np.minimum(np.ceil(to[ok]).astype(np.intp) + 1, a.shape[0])  # exclusive
+    bounds = np.column_stack([i0, np.minimum(i1, a.shape[0] - 1)]).ravel()
+    peak = np.maximum.reduceat(low, bounds)[::2]  # (reduceat indices must be in the array)
+    last = i1 == a.shape[0]
+    peak[last] = np.maximum(peak[last], low[-1])
+    out[ok] = peak
     return out
 
 
