@@ -85,7 +85,8 @@ def _check_rotation(rot: np.ndarray) -> None:
 @given(seed=st.integers(0, 2**31 - 1), kind=st.sampled_from(["run", "walk"]))
 def test_recovers_random_rotations(seed, kind):
     q = Rotation.random(random_state=seed).as_matrix()  # sensor = q @ body
-    acc = body_gait(kind, seed=seed) @ q.T
+    body = body_gait(kind, seed=seed)
+    acc = body @ q.T
     al = estimate_alignment(acc, None, RATE)
     _check_rotation(al.rotation)
     up_err, fwd_err, _ = _axes_errors(al, q)
@@ -93,7 +94,8 @@ def test_recovers_random_rotations(seed, kind):
     assert fwd_err < 5.0  # includes the sign: a flipped forward would be ~180°
     assert al.forward_quality > 0.5 and al.vertical_quality > 0.8
     # apply() maps the sensor signals back to the body frame
-    np.testing.assert_allclose(al.apply(acc).mean(axis=0), [0, 0, G], atol=0.3)
+    # (against the synthetic signal's own mean: its impulse balance is only approximate)
+    np.testing.assert_allclose(al.apply(acc).mean(axis=0), body.mean(axis=0), atol=0.3)
 
 
 @pytest.mark.parametrize("kind", ["run", "walk"])
