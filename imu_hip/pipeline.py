@@ -34,7 +34,7 @@ from imu_hip.metrics import grf
 from imu_hip.metrics.pelvis import pelvis_step_metrics, standing_neutral_deg
 from imu_hip.metrics.sacral import braking_peak_g, impact_peak_g, vertical_oscillation_m
 from imu_hip.metrics.summary import summarize
-from imu_hip.model import Block, ImuHipError, Recording, SensorRecording
+from imu_hip.model import Block, ImuHipError, InputError, Recording, SensorRecording
 from imu_hip.steps import StepTable
 
 PELVIS_COLUMNS = (
@@ -423,7 +423,10 @@ def analyze(
         name = str(source)
         source = read_recording(source, placement=placement)
     if isinstance(source, Recording):
-        sensor = source.sensor(placement)
+        try:
+            sensor = source.sensor(placement)
+        except ImuHipError as e:
+            raise InputError(name or "recording", str(e)) from None
     else:
         sensor = source
     return analyze_sensor(sensor, mass_kg=mass_kg, progress=progress, source=name)

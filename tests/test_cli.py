@@ -130,3 +130,26 @@ def test_bad_option_values_exit_2(capsys):
         main(["analyze", str(DATA), "--mass-kg", "-3"])
     assert e.value.code == 2
     assert "positive" in capsys.readouterr().err
+
+
+def test_standing_only_recording_gives_no_steps(tmp_path, capsys):
+    t = np.arange(0, 20, 0.01)
+    rng = np.random.default_rng(0)
+    rows = np.column_stack(
+        [t, 0.01 * rng.standard_normal((t.size, 2)), 1 + 0.01 * rng.standard_normal(t.size)]
+    )
+    path = _csv(tmp_path / "stand.csv", HEADER, rows)
+    assert main(["analyze", str(path), "--out", str(tmp_path / "o")]) == 0
+    assert "steps 0 " in capsys.readouterr().out
+    assert json.loads((tmp_path / "o" / "summary.json").read_text())["step_count"] == 0
+
+
+def test_missing_placement_in_mcap_names_the_file(tmp_path, capsys):
+    from imu_hip.io import read_recording, write_mcap
+
+    rec = read_recording(DATA)
+    rec.sensors[0].placement = "left_foot"
+    write_mcap(rec, tmp_path / "shoe.mcap")
+    assert main(["analyze", str(tmp_path / "shoe.mcap")]) == 2
+    err = capsys.readouterr().err
+    assert "shoe.mcap" in err and "no sacrum sensor" in err
