@@ -70,3 +70,10 @@ def test_hostile_metadata_is_escaped_in_the_text_summary():
     )
     text = format_summary(s)
     assert "\x1b" not in text and "evil\\x1b[2J\\nname" in text
+
+
+def test_clock_rounds_into_the_next_minute():
+    from imu_hip.metrics.summary import _clock
+
+    assert _clock(599.96) == "10:00.0"
+    assert _clock(61.04) == "1:01.0"

@@ -135,8 +135,8 @@ def _num(x: Any, digits: int = 3) -> str:
 
 
 def _clock(seconds: float) -> str:
-    seconds = max(0.0, float(seconds))
-    return f"{int(seconds // 60)}:{seconds % 60:04.1f}"
+    tenths = round(max(0.0, float(seconds)) * 10)
+    return f"{tenths // 600}:{(tenths % 600) / 10:04.1f}"
 
 
 def format_summary(summary: dict[str, Any]) -> str:
