@@ -25,14 +25,15 @@ recording:
    that are periodic over two cycles, regular in time, similar to a neighbour, and part of a bout
    of at least two strides. Standing, shaking and irregular jumps are not gait.
 3. Run/walk: a step is running when the trough before it drops below :data:`FLIGHT_G`.
-4. Initial contact, running: the rise from the flight trough is located by sub-sample crossings
-   of :data:`RISE_LEVELS` of its amplitude, and the line through them is extrapolated back to the
-   trough level. A symmetric (zero-phase) smoothing moves the crossings of a ramp symmetrically
-   about its middle, so this foot of the ramp does not move with the filter; the impact peak
-   above the top level does not enter.
+4. Initial contact, running: the tangent at the steepest point of the rise from the flight
+   trough (searched up to :data:`RISE_TOP` of the rise) is extrapolated back to the trough level
+   (:func:`_ic_running`). A zero-phase low-pass keeps the slope in the middle of a ramp and
+   spreads its ends symmetrically, so the foot of the tangent does not move with the filter; the
+   impact peak does not enter; a shoulder (a small impact transient peaking below
+   :data:`RISE_TOP`, then a dip) ends the edge at its peak.
 5. Initial contact, walking: the steepest rise of ``a_z`` before the loading peak (heel strike
    loads the leading leg faster than anything else in the stride).
-6. Toe-off, running: the last fall of ``a_z`` through :data:`FLIGHT_G` before the flight
+6. Toe-off, running: the first fall of ``a_z`` through :data:`FLIGHT_G` after the active peak
    (:func:`_toe_off_running`). Walking toe-off is not estimated (NaN): the trailing foot leaves
    in double support, which the trunk signal does not mark; on the mobgap lower-back data the
    two references disagree by ~60 ms on it and a force-balance estimate was 50-110 ms early.
@@ -90,9 +91,12 @@ FLIGHT_G = 0.25
 #: How far before the loading peak the heel-strike rise is searched in walking (s): the loading
 #: response lasts ~10-12 % of a ~1.1 s stride.
 WALK_RISE_S = 0.15
-#: Fractions of the rise amplitude whose crossings define the rising flank: above the noise and
-#: the pre-landing motion, below the impact peak.
-RISE_LEVELS = (0.2, 0.3, 0.4, 0.5)
+#: Fraction of the rise amplitude up to which its steepest point is searched: the loading of the
+#: landing leg starts steep; above half the rise come the impact peak and the active force.
+RISE_TOP = 0.5
+#: A dip in the rise above this fraction of it ends the edge at the peak before the dip (a
+#: shoulder); below it, wiggles of the flight phase do not count.
+SHOULDER_MIN = 0.2
 #: Contacts within this time (s) of a contact vote on its side.
 SIDE_HALF_S = 2.0
 #: A side is named when at least this share of the votes agree with the alternating labelling,
@@ -171,7 +175,7 @@ def detect_sacral_events(
     to = np.full(peaks.size, np.nan)
     ic[running] = _ic_running(s, left[running], top[running])
     ends = running & (right < n - 1)
-    to[ends] = _toe_off_running(s, top[ends], right[ends])
+    to[ends] = _toe_off_running(s, peaks[ends], top[ends], right[ends])
     walk = ~running & (left > 0)  # (a trough at sample 0 may be the data starting in the rise)
     ic[walk] = _ic_walking(np.gradient(az), left[walk], top[walk], rate_hz)
     # no contact within half a period of the event low-pass from the start of the data: there
@@ -233,16 +237,29 @@ def _seg_argext(x: np.ndarray, i0: np.ndarray, i1: np.ndarray, largest: bool) ->
     if i0.size == 0:
         return np.zeros(0, np.intp)
     idx, offsets, lengths = _segments(i0, i1)
-    v = x[idx]
+    return idx[_flat_argext(x[idx], offsets, lengths, largest)]
+
+
+def _flat_argext(v: np.ndarray, offsets: np.ndarray, lengths: np.ndarray,
+                 largest: bool) -> np.ndarray:
+    """Flat position of the first minimum (or maximum) of each segment of ``v``."""
     ext = (np.maximum if largest else np.minimum).reduceat(v, offsets)
     pos = np.where(v == np.repeat(ext, lengths), np.arange(v.size), v.size)
-    return idx[np.minimum.reduceat(pos, offsets)]
+    return np.minimum.reduceat(pos, offsets)
 
 
-def _last_crossing(x: np.ndarray, level: np.ndarray, i0: np.ndarray, i1: np.ndarray,
-                   rising: bool) -> np.ndarray:
-    """Sub-sample index of the last crossing of ``level[k]`` by ``x`` within ``[i0[k], i1[k]]``
-    (upwards if ``rising``), NaN where there is none."""
+def _slope(x: np.ndarray, i: np.ndarray) -> np.ndarray:
+    """``np.gradient(x)[i]`` without the whole gradient: central differences inside, one-sided
+    at the ends (samples per sample)."""
+    n = x.shape[0]
+    hi, lo = np.minimum(i + 1, n - 1), np.maximum(i - 1, 0)
+    return (x[hi] - x[lo]) / (hi - lo)
+
+
+def _crossings(x: np.ndarray, level: np.ndarray, i0: np.ndarray, i1: np.ndarray,
+               rising: bool, last: bool) -> np.ndarray:
+    """Sub-sample index of the first (or ``last``) crossing of ``level[k]`` by ``x`` within
+    ``[i0[k], i1[k]]`` (upwards if ``rising``), NaN where there is none."""
     out = np.full(i0.shape[0], np.nan)
     ok = i1 > i0
     if not ok.any():
@@ -251,9 +268,13 @@ def _last_crossing(x: np.ndarray, level: np.ndarray, i0: np.ndarray, i1: np.ndar
     lv = np.repeat(level[ok], lengths)
     a, b = x[idx], x[idx + 1]
     cross = (a < lv) & (b >= lv) if rising else (a >= lv) & (b < lv)
-    last = np.maximum.reduceat(np.where(cross, np.arange(idx.size), -1), offsets)
-    found = last >= 0
-    j = idx[last[found]]
+    if last:
+        pick = np.maximum.reduceat(np.where(cross, np.arange(idx.size), -1), offsets)
+    else:
+        pick = np.minimum.reduceat(np.where(cross, np.arange(idx.size), idx.size), offsets)
+        pick[pick == idx.size] = -1
+    found = pick >= 0
+    j = idx[pick[found]]
     res = np.full(offsets.size, np.nan)
     res[found] = j + (level[ok][found] - x[j]) / (x[j + 1] - x[j])
     out[ok] = res
@@ -435,35 +456,76 @@ def _troughs(az: np.ndarray, peaks: np.ndarray, rate_hz: float) -> tuple[np.ndar
 
 
 def _ic_running(s: np.ndarray, trough: np.ndarray, top: np.ndarray) -> np.ndarray:
-    """Initial contact of running steps: the line through the crossings of RISE_LEVELS of the
-    rise (from its lowest point after ``trough`` to the contact's peak ``top``), extrapolated
-    back to that lowest point. NaN unless the whole lower half of the rise is in the data."""
+    """Initial contact of running steps: the tangent at the steepest point of the rise (from its
+    lowest point after ``trough`` towards the contact's peak ``top``, searched up to RISE_TOP of
+    the rise), extrapolated back to that lowest point. NaN unless that part of the rise is in
+    the data.
+
+    The rise must be one edge: when the signal peaks and dips again above SHOULDER_MIN of the
+    rise before it reaches RISE_TOP (a shoulder, e.g. the small impact transient of a midfoot
+    strike), the edge is the rise to that first peak. A zero-phase low-pass keeps the slope in
+    the middle of a ramp and spreads its two ends symmetrically, so the foot of the tangent does
+    not move with the filter (on the force-plate signal itself the 20 Hz filter moves it by
+    -4 +- 1 ms; see the benchmark)."""
     out = np.full(trough.shape[0], np.nan)
     if trough.size == 0:
         return out
+    top = top.copy()
+    base, amp, k_hi, ok = _rise(s, trough, top, RISE_TOP)
+    check = ok & (k_hi > trough + 1)
+    for _ in range(4):  # (each pass can only move the top earlier; shoulders are rare)
+        if not check.any():
+            break
+        # start of the final monotonic rise to the top level: after the last non-increase
+        i0, i1 = trough[check], k_hi[check] - 1
+        idx, offsets, _ = _segments(i0, i1 - 1)
+        flat = s[idx + 1] <= s[idx]
+        last = np.maximum.reduceat(np.where(flat, np.arange(idx.size), -1), offsets)
+        start = np.where(last >= 0, idx[np.maximum(last, 0)] + 1, i0)
+        shoulder = np.zeros(trough.shape[0], bool)
+        shoulder[check] = s[start] > base[check] + SHOULDER_MIN * amp[check]
+        if not shoulder.any():
+            break
+        stop = np.zeros(trough.shape[0], np.intp)
+        stop[check] = start
+        top[shoulder] = _seg_argext(s, trough[shoulder], stop[shoulder], largest=True)
+        base[shoulder], amp[shoulder], k_hi[shoulder], ok[shoulder] = _rise(
+            s, trough[shoulder], top[shoulder], RISE_TOP)
+        check = shoulder & ok & (k_hi > trough + 1)
+    ok &= k_hi > trough + 1
+    if not ok.any():
+        return out
+    tr, kh, b0 = trough[ok], k_hi[ok], base[ok]
+    n = s.shape[0]
+    idx, offsets, lengths = _segments(tr, kh)
+    j = idx[_flat_argext(_slope(s, idx), offsets, lengths, largest=True)]  # steepest sample
+    # vertex of the parabola through the slopes around it: sub-sample time and slope
+    inner = (j > 0) & (j < n - 1)
+    y0, y1, y2 = _slope(s, np.maximum(j - 1, 0)), _slope(s, j), _slope(s, np.minimum(j + 1, n - 1))
+    den = y0 - 2.0 * y1 + y2
+    with np.errstate(invalid="ignore", divide="ignore"):
+        off = np.where(inner & (den != 0), np.clip(0.5 * (y0 - y2) / den, -0.5, 0.5), 0.0)
+    slope = y1 - 0.25 * (y0 - y2) * off
+    toward = np.where(off >= 0, np.minimum(j + 1, n - 1), np.maximum(j - 1, 0))
+    level = s[j] + np.abs(off) * (s[toward] - s[j])  # signal at the vertex (linear)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out[ok] = np.where(slope > 0, (j + off) - (level - b0) / slope, np.nan)
+    return out
+
+
+def _rise(s: np.ndarray, trough: np.ndarray, top: np.ndarray,
+          top_level: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per rise from ``trough`` to ``top``: its lowest value, its amplitude (top minus that),
+    the first sample at or above ``top_level`` of the amplitude, and whether both exist."""
     idx, offsets, lengths = _segments(trough, top)
     v = s[idx]
     base = np.minimum.reduceat(v, offsets)
     amp = s[top] - base
-    lv = np.asarray(RISE_LEVELS, dtype=float)
-    hi = base + lv[-1] * amp
-    # first sample at or above the top level
+    hi = base + top_level * amp
     first = np.minimum.reduceat(np.where(v >= np.repeat(hi, lengths), np.arange(v.size), v.size),
                                 offsets)
     k_hi = idx[np.minimum(first, v.size - 1)]
-    ok = (amp > 0) & (first < v.size) & (k_hi > trough)
-    if not ok.any():
-        return out
-    tr, kh, b0, a0 = trough[ok], k_hi[ok], base[ok], amp[ok]
-    t = np.column_stack([_last_crossing(s, b0 + f * a0, tr, kh, rising=True) - tr for f in lv])
-    # least-squares line of time against level (times relative to the trough); level 0 = base
-    dx = lv - lv.mean()
-    tm = t.mean(axis=1)
-    slope = ((t - tm[:, None]) @ dx) / (dx @ dx)
-    icpt = tr + (tm - slope * lv.mean())
-    icpt[~np.all(np.isfinite(t), axis=1)] = np.nan
-    out[ok] = icpt
-    return out
+    return base, amp, k_hi, (amp > 0) & (first < v.size)
 
 
 def _ic_walking(daz: np.ndarray, trough: np.ndarray, top: np.ndarray,
@@ -488,19 +550,28 @@ def _ic_walking(daz: np.ndarray, trough: np.ndarray, top: np.ndarray,
     return out
 
 
-def _toe_off_running(s: np.ndarray, top: np.ndarray, end: np.ndarray) -> np.ndarray:
-    """Toe-off of running contacts: the last fall of ``s`` through FLIGHT_G between the
-    contact's peak ``top`` and the following trough ``end`` (NaN when not in the data).
+def _toe_off_running(s: np.ndarray, hump: np.ndarray, top: np.ndarray,
+                     end: np.ndarray) -> np.ndarray:
+    """Toe-off of running contacts: the first fall of ``s`` through FLIGHT_G after the active
+    peak (the largest value from the contact's hump peak ``hump`` or its highest sample ``top``,
+    whichever is later, to the following trough ``end``); NaN when not in the data.
 
     With no foot on the ground the body is in free fall and the sacrum reads only its motion
     relative to the centre of mass: pelvic pitch of ~5 deg at ~3 Hz, ~0.1 m from the hip axis,
     gives r * alpha of 0.15-0.3 g. Only a support force lifts the signal above that band, so the
-    contact is taken to end where the signal falls back into it. The true toe-off lies between
-    the end of the main descent and the return to 0 g; on the force-treadmill data this band edge
-    is within +-20 ms of it depending on speed and slope (see the benchmark), the largest error of
-    this detector.
+    contact is taken to end where the signal first falls back into it. That motion is also why
+    this is the largest error of the detector: at the force-plate toe-off (0.05 BW) the sacral
+    signal of the force-treadmill runner still reads 0.15-0.8 g depending on speed and slope
+    (mean error per trial -6 to +23 ms, see the benchmark), and after toe-off it often rises
+    back above the band for 10-30 ms (taking the last fall instead moved toe-offs by up to
+    +130 ms). The search starts at the active peak because an impact transient before the hump
+    peak can dip into the band. Extrapolating the falling edge to the flight baseline, as the
+    initial contact does with the rising edge, was 2x worse on that data: the force does not
+    fall the way it rose - loading is a collision, unloading rolls off the toes with a long
+    tail - and the trunk motion bends the lower part of the fall.
     """
-    return _last_crossing(s, np.full(top.shape[0], FLIGHT_G), top, end, rising=False)
+    active = _seg_argext(s, np.maximum(hump, top), end, largest=True)
+    return _crossings(s, np.full(top.shape[0], FLIGHT_G), active, end, rising=False, last=False)
 
 
 def _bouts(ic: np.ndarray, rate_hz: float) -> np.ndarray:
