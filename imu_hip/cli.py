@@ -59,7 +59,13 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     from imu_hip.pipeline import analyze
 
     progress = ProgressBar(f"analysing {Path(args.file).name}")
-    result = analyze(args.file, placement=args.placement, mass_kg=args.mass_kg, progress=progress)
+    result = analyze(
+        args.file,
+        placement=args.placement,
+        mass_kg=args.mass_kg,
+        progress=progress,
+        axes=args.axes,
+    )
     print(format_summary(result.summary))
     if args.out:
         paths = result.write(args.out)
@@ -88,6 +94,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--placement", default="sacrum", choices=PLACEMENTS, help="where the sensor was worn"
     )
     p.add_argument("--mass-kg", type=_positive_float, help="body mass, adds forces in newtons")
+    p.add_argument(
+        "--axes",
+        choices=("auto", "body"),
+        default="auto",
+        help="auto: find the sensor-to-body rotation from the data (default); body: the file's "
+        "axes already are x forward, y left, z up",
+    )
     p.add_argument("--out", metavar="DIR", help="write DIR/steps.csv and DIR/summary.json")
     p.set_defaults(func=_cmd_analyze)
 

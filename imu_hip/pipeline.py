@@ -43,6 +43,7 @@ PELVIS_COLUMNS = (
     "pelvic_rotation_rom_deg",
     "pelvic_drop_deg",
 )
+AXES = ("auto", "body")
 NO_GYRO_REASON = "no gyroscope: pelvis angles need angular rate, so they are not estimated"
 
 
@@ -66,6 +67,8 @@ class SacralStage:
     ``push(block)`` returns the steps completed by that block (possibly none); ``finish()``
     returns the rest. Attributes after or during the run: ``alignment_`` (None until found),
     ``neutral_deg_`` (obliquity, tilt, rotation while standing, or None), ``gaps_``, ``samples_``.
+    ``alignment``: a known sensor-to-body rotation (e.g. :data:`BODY_AXES` for data already in
+    the body frame); None (default) estimates it from the data.
     """
 
     def __init__(
@@ -76,6 +79,7 @@ class SacralStage:
         margin_s: float = 3.0,
         align_window_s: float = 10.0,
         align_max_s: float = 120.0,
+        alignment: Alignment | None = None,
     ):
         self.rate_hz = float(rate_hz)
         self.has_gyro = has_gyro
@@ -90,7 +94,9 @@ class SacralStage:
         self._segment: _Segment | None = None
         self._orientation: PelvisOrientation | None = None
         self._last_t_ic = -np.inf
-        self.alignment_: Alignment | None = None
+        self._given_alignment = alignment
+        self._aligned = False  # True once the rotation is settled and the buffer released
+        self.alignment_: Alignment | None = alignment
         self.neutral_deg_: np.ndarray | None = None
         self.samples_ = 0
 
@@ -110,7 +116,7 @@ class SacralStage:
         out: list[StepTable] = []
         for chunk in self._resampler.push(block):
             self.samples_ += len(chunk)
-            if self.alignment_ is None:
+            if not self._aligned:
                 self._pending.append(chunk)
                 self._pending_n += len(chunk)
                 out.extend(self._try_align(final=False))
@@ -120,7 +126,7 @@ class SacralStage:
 
     def finish(self) -> StepTable:
         out: list[StepTable] = []
-        if self.alignment_ is None:
+        if not self._aligned:
             out.extend(self._try_align(final=True))
         out.extend(self._end_segment())
         return StepTable.concat(out)
@@ -130,16 +136,21 @@ class SacralStage:
     def _try_align(self, final: bool) -> list[StepTable]:
         """Estimate the alignment from exactly the first ``_next_align_try`` samples (or all of
         them at the end of the stream), so the outcome never depends on the block sizes."""
-        while self.alignment_ is None and self._pending:
+        while not self._aligned and self._pending:
             if not final and self._pending_n < self._next_align_try:
                 return []
             n = self._pending_n if final else self._next_align_try
             window = _first_samples(self._pending, n)
-            acc = np.vstack([c.acc_mps2 for c in window])
-            gyr = np.vstack([c.gyr_rads for c in window]) if self.has_gyro else None
-            alignment = estimate_alignment(acc, gyr, self.rate_hz)
-            if final or alignment.forward_quality >= 0.5 or n >= self.align_max_n:
+            if self._given_alignment is not None:
+                alignment = self._given_alignment
+            else:
+                acc = np.vstack([c.acc_mps2 for c in window])
+                gyr = np.vstack([c.gyr_rads for c in window]) if self.has_gyro else None
+                alignment = estimate_alignment(acc, gyr, self.rate_hz)
+            settled = self._given_alignment is not None or alignment.forward_quality >= 0.5
+            if final or settled or n >= self.align_max_n:
                 self.alignment_ = alignment
+                self._aligned = True
                 if self.has_gyro:
                     self.neutral_deg_ = self._standing_neutral(window)
             else:
@@ -262,6 +273,15 @@ class SacralStage:
         return StepTable(cols)
 
 
+#: The recording's axes are already the body frame (x forward, y left, z up): no estimation.
+BODY_AXES = Alignment(
+    rotation=np.eye(3),
+    vertical_quality=float("nan"),
+    forward_quality=float("nan"),
+    method="declared by the user: the recording's axes are the body frame",
+)
+
+
 def _first_samples(chunks: list[UniformChunk], n: int) -> list[UniformChunk]:
     """The first ``n`` samples of ``chunks`` (the last chunk cut short if needed)."""
     out: list[UniformChunk] = []
@@ -338,18 +358,30 @@ def _jsonable(x: Any) -> Any:
 def analyze_sensor(
     sensor: SensorRecording,
     mass_kg: float | None = None,
+    axes: str = "auto",
     frame_s: float = 30.0,
     block_size: int = 1 << 16,
     progress: Callable[[float], None] | None = None,
     source: str = "",
 ) -> AnalysisResult:
-    """Analyse one sacral stream offline through the same stages as live streaming."""
+    """Analyse one sacral stream offline through the same stages as live streaming.
+
+    ``axes``: ``"auto"`` finds the sensor-to-body rotation from the data; ``"body"`` declares
+    the recording's axes to be the body frame already (x forward, y left, z up).
+    """
     if sensor.placement not in ("sacrum", "unknown"):
         raise ImuHipError(
             f"{source or sensor.sensor_id}: placement {sensor.placement!r} is not analysed yet; "
             "only sacral (hip) sensors are supported"
         )
-    stage = SacralStage(sensor.rate_hz, sensor.has_gyro, frame_s=frame_s)
+    if axes not in AXES:
+        raise ImuHipError(f"axes must be one of {', '.join(AXES)}, got {axes!r}")
+    stage = SacralStage(
+        sensor.rate_hz,
+        sensor.has_gyro,
+        frame_s=frame_s,
+        alignment=BODY_AXES if axes == "body" else None,
+    )
     parts: list[StepTable] = []
     total = max(len(sensor), 1)
     done = 0
@@ -410,11 +442,13 @@ def analyze(
     placement: str = "sacrum",
     mass_kg: float | None = None,
     progress: Callable[[float], None] | None = None,
+    axes: str = "auto",
 ) -> AnalysisResult:
     """Analyse a recording (a path to CSV/MCAP, a Recording or one SensorRecording).
 
     ``placement`` picks the stream to analyse; a CSV file has no placement of its own and is read
-    as worn at ``placement``. ``mass_kg`` adds forces in newtons to the summary.
+    as worn at ``placement``. ``mass_kg`` adds forces in newtons to the summary. ``axes``: see
+    :func:`analyze_sensor`.
     """
     from imu_hip.io import read_recording
 
@@ -429,7 +463,7 @@ def analyze(
             raise InputError(name or "recording", str(e)) from None
     else:
         sensor = source
-    return analyze_sensor(sensor, mass_kg=mass_kg, progress=progress, source=name)
+    return analyze_sensor(sensor, mass_kg=mass_kg, axes=axes, progress=progress, source=name)
 
 
 def push_all(stage: SacralStage, blocks: Iterable[Block]) -> StepTable:

@@ -1,0 +1,81 @@
+"""The analysis recovers the simulated runner's truth across realistic runners (hypothesis).
+
+Tolerances on clean signals: cadence within 0.5 spm, pelvic drop within 1.5 deg, median contact
+time within 25 ms, and the rest of the step table within the bounds below.
+
+Contact time is the exception to issue 2's example of 10 ms. Toe-off is detected where the sacral
+vertical acceleration falls through 0.25 g. On the force treadmill (Alcantara et al. 2022) real
+sacra still read +0.41 g at the force plate's toe-off (trunk motion relative to the centre of
+mass), and the detector is 6 ms late there on average. The simulated sacrum follows the centre of
+mass and reads -0.05 g at toe-off, so the same rule is ~20 ms early on the simulator. Real-data
+accuracy is what counts and is measured in benchmarks/accuracy.py; here we check that contact
+time stays within that known model gap.
+"""
+
+import numpy as np
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+
+from imu_hip.pipeline import analyze
+from imu_hip.sim import RunnerParams, simulate
+from imu_hip.validation import compare_steps
+
+COLUMNS = (
+    "contact_time_s",
+    "step_time_s",
+    "cadence_spm",
+    "vertical_oscillation_m",
+    "vgrf_peak_bw",
+    "pelvic_drop_deg",
+    "pelvic_obliquity_rom_deg",
+    "pelvic_tilt_rom_deg",
+    "pelvic_rotation_rom_deg",
+    "side",
+    "gait",
+)
+
+runners = st.fixed_dictionaries(
+    {
+        "speed_mps": st.floats(2.5, 5.5),
+        "cadence_spm": st.floats(155.0, 195.0),
+        "duty_factor": st.floats(0.28, 0.40),
+        "foot_strike": st.sampled_from(["rear", "mid", "fore"]),
+        "pelvic_drop_deg": st.floats(2.0, 9.0),
+        "pelvic_tilt_rom_deg": st.floats(3.0, 8.0),
+        "pelvic_rotation_rom_deg": st.floats(5.0, 14.0),
+        "asym_drop_deg": st.floats(-2.0, 2.0),
+    }
+)
+
+
+# Each example simulates and analyses 30 s of running: no shrinking (it would take minutes).
+@settings(
+    max_examples=8,
+    deadline=None,
+    phases=(Phase.explicit, Phase.reuse, Phase.generate),
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(runners, st.integers(0, 2**16))
+def test_running_metrics_recovered(runner, seed):
+    params = RunnerParams(phases=(("stand", 5.0), ("run", 25.0)), rate_hz=200.0, **runner)
+    sim = simulate(params, seed=seed, placements=("sacrum",))
+    result = analyze(sim.recording)
+    cmp = compare_steps(result.steps, sim.truth, COLUMNS, tol_s=0.1)
+    assert cmp["found_pct"] >= 97.0 and cmp["extra"] <= 1, cmp
+    err = cmp["errors"]
+    # Medians over the run, measured vs true.
+    for col, tol in (
+        ("contact_time_s", 0.025),
+        ("cadence_spm", 0.5),
+        ("pelvic_drop_deg", 1.5),
+        ("vertical_oscillation_m", 0.01),
+        ("pelvic_obliquity_rom_deg", 1.5),
+        ("pelvic_tilt_rom_deg", 1.5),
+        ("pelvic_rotation_rom_deg", 1.5),
+    ):
+        measured = np.nanmedian(result.steps[col])
+        true = np.nanmedian(sim.truth[col])
+        assert abs(measured - true) <= tol, (col, measured, true)
+    assert err["vgrf_peak_bw"]["mae"] / np.nanmedian(sim.truth["vgrf_peak_bw"]) < 0.08
+    assert err["gait"]["agree_pct"] == 100.0
+    assert err["side"]["n"] >= 0.9 * cmp["matched"] and err["side"]["agree_pct"] >= 98.0
