@@ -21,7 +21,7 @@ from imu_hip.io.mcap_file import (
     read_raw,
     write_mcap,
 )
-from imu_hip.io.validate import validate_recording
+from imu_hip.io.validate import open_input, validate_recording
 from imu_hip.model import InputError, Recording
 
 __all__ = [
@@ -42,21 +42,10 @@ __all__ = [
 def sniff_format(path: str | Path) -> str:
     """``"mcap"`` if the file starts with the MCAP magic bytes (or a cut-off piece of them),
     else ``"csv"``. Raises :class:`InputError` if the file is missing, unreadable or empty."""
-    source = str(path)
-    p = Path(path)
-    try:
-        with open(p, "rb") as f:
-            head = f.read(len(MCAP_MAGIC))
-    except FileNotFoundError:
-        raise InputError(source, "file not found") from None
-    except IsADirectoryError:
-        raise InputError(source, "is a directory, not a recording file") from None
-    except PermissionError:
-        raise InputError(source, "cannot read the file: permission denied") from None
-    except OSError as err:
-        raise InputError(source, f"cannot read the file: {err.strerror or err}") from None
+    with open_input(path) as f:
+        head = f.read(len(MCAP_MAGIC))
     if not head:
-        raise InputError(source, "empty file (0 bytes)")
+        raise InputError(str(path), "empty file (0 bytes)")
     return "mcap" if MCAP_MAGIC.startswith(head) else "csv"
 
 

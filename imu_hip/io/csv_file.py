@@ -48,6 +48,7 @@ from pathlib import Path
 
 import numpy as np
 
+from imu_hip.io.validate import open_input
 from imu_hip.model import G, ImuHipError, InputError, Recording, SensorRecording, check_placement
 
 #: Accepted acceleration columns per unit, and the factor to m/s².
@@ -202,18 +203,8 @@ def _one_line(text: str) -> str:
 
 
 def _read_bytes(path: str | Path) -> bytes:
-    source = str(path)
-    try:
-        with open(path, "rb") as f:
-            return f.read()
-    except FileNotFoundError:
-        raise InputError(source, "file not found") from None
-    except IsADirectoryError:
-        raise InputError(source, "is a directory, not a recording file") from None
-    except PermissionError:
-        raise InputError(source, "cannot read the file: permission denied") from None
-    except OSError as err:
-        raise InputError(source, f"cannot read the file: {err.strerror or err}") from None
+    with open_input(path) as f:
+        return f.read()
 
 
 def _split_header(raw: bytes, source: str) -> tuple[dict[str, str], str | None, int, int]:

@@ -48,6 +48,7 @@ from mcap.records import Channel, Chunk, Footer, Message, Metadata
 from mcap.stream_reader import StreamReader, breakup_chunk
 from mcap.writer import CompressionType, Writer
 
+from imu_hip.io.validate import open_input
 from imu_hip.model import (
     PLACEMENTS,
     Block,
@@ -390,15 +391,7 @@ def _iter_records(path: str | Path, source: str) -> Iterator[Any]:
     Records are read only up to the end of the last complete one, so a cut-off file never
     makes the reader fail; a chunk whose CRC does not match ends the scan too.
     """
-    try:
-        f = open(path, "rb")  # noqa: SIM115 - closed below
-    except FileNotFoundError:
-        raise InputError(source, "file not found") from None
-    except IsADirectoryError:
-        raise InputError(source, "is a directory, not a recording file") from None
-    except OSError as err:
-        raise InputError(source, f"cannot read the file: {err.strerror or err}") from None
-    with f:
+    with open_input(path) as f:
         size = os.fstat(f.fileno()).st_size
         head = f.read(len(MCAP_MAGIC))
         if head != MCAP_MAGIC:

@@ -17,6 +17,8 @@ Thresholds (physics, not fitted to any file):
 from __future__ import annotations
 
 import math
+from pathlib import Path
+from typing import IO
 
 import numpy as np
 
@@ -26,6 +28,21 @@ MIN_DURATION_S = 2.0
 MIN_RATE_HZ = 50.0
 RATE_TOLERANCE = 0.10
 ACC_MEDIAN_RANGE_G = (0.3, 3.0)
+
+
+def open_input(path: str | Path) -> IO[bytes]:
+    """Open a recording for binary reading; :class:`InputError` naming it if that fails."""
+    source = str(path)
+    try:
+        return open(path, "rb")  # noqa: SIM115 - the caller closes it
+    except FileNotFoundError:
+        raise InputError(source, "file not found") from None
+    except IsADirectoryError:
+        raise InputError(source, "is a directory, not a recording file") from None
+    except PermissionError:
+        raise InputError(source, "cannot read the file: permission denied") from None
+    except OSError as err:
+        raise InputError(source, f"cannot read the file: {err.strerror or err}") from None
 
 
 def validate_recording(rec: Recording, source: str, *, first_data_line: int | None = None) -> None:
