@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from imu_hip.metrics.pelvis import pelvis_step_metrics, standing_neutral_deg, window_range
 from imu_hip.model import InputError
@@ -154,3 +156,19 @@ def test_standing_neutral():
     still[:50] = True
     np.testing.assert_array_equal(standing_neutral_deg(ang, still), [1.0, 2.0, 3.0])
     assert standing_neutral_deg(ang, np.zeros(100, dtype=bool)) is None
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.integers(0, 2**16), st.integers(1, 40))
+def test_window_range_matches_a_plain_loop(seed, k):
+    rng = np.random.default_rng(seed)
+    n = 300
+    x = rng.standard_normal((n, 3))
+    x[rng.integers(0, n, 3), rng.integers(0, 3, 3)] = np.nan
+    start = rng.integers(0, n, k)
+    stop = np.minimum(start + rng.integers(0, 80, k), n - 1)  # overlapping, touching the end
+    hi, lo = window_range(x, start, stop)
+    for j in range(k):
+        w = x[start[j] : stop[j] + 1]
+        np.testing.assert_array_equal(hi[j], np.max(w, axis=0))
+        np.testing.assert_array_equal(lo[j], np.min(w, axis=0))

@@ -19,9 +19,6 @@ import numpy as np
 
 from imu_hip.model import InputError
 
-#: Steps are processed in batches whose padded windows hold at most this many samples.
-_BATCH_SAMPLES = 1 << 21
-
 
 def _as_index(x: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     """Nearest sample of float indices, and which are usable (finite and inside 0..n-1)."""
@@ -38,30 +35,20 @@ def window_range(x: np.ndarray, start: np.ndarray, stop: np.ndarray) -> tuple[np
     """Max and min of ``x`` (n, c) over the inclusive sample windows ``start[k]..stop[k]``.
 
     Windows must be valid (0 <= start <= stop < n). Returns two (k, c) arrays; a NaN inside a
-    window gives NaN. Vectorised: windows are gathered into padded batches.
+    window gives NaN. Vectorised with ``reduceat`` over the interleaved bounds
+    ``[start_0, stop_0 + 1, start_1, ...]``: its even entries are exactly the windows, whether
+    or not windows overlap.
     """
     k = len(start)
     c = x.shape[1]
-    hi = np.full((k, c), np.nan)
-    lo = np.full((k, c), np.nan)
     if k == 0:
-        return hi, lo
-    length = stop - start + 1
-    order = np.argsort(length, kind="stable")
-    i = 0
-    while i < k:
-        lens = length[order[i:]]
-        # Lengths ascend, so a batch of the next `t` windows is padded to lens[t - 1].
-        take = max(1, int(np.searchsorted(lens * np.arange(1, len(lens) + 1), _BATCH_SAMPLES,
-                                          side="right")))
-        sel = order[i:i + take]
-        width = int(length[sel].max())
-        offs = np.arange(width)
-        inside = offs[None, :] < length[sel, None]
-        g = x[np.minimum(start[sel, None] + offs[None, :], stop[sel, None])]  # (take, width, c)
-        hi[sel] = np.max(np.where(inside[:, :, None], g, -np.inf), axis=1)
-        lo[sel] = np.min(np.where(inside[:, :, None], g, np.inf), axis=1)
-        i += take
+        return np.full((0, c), np.nan), np.full((0, c), np.nan)
+    padded = np.vstack((x, np.zeros((1, c))))  # so that stop + 1 == n is a valid index
+    bounds = np.empty(2 * k, dtype=np.int64)
+    bounds[0::2] = start
+    bounds[1::2] = np.asarray(stop) + 1
+    hi = np.maximum.reduceat(padded, bounds, axis=0)[0::2]
+    lo = np.minimum.reduceat(padded, bounds, axis=0)[0::2]
     return hi, lo
 
 
