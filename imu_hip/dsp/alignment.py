@@ -71,8 +71,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import signal
 
+from imu_hip.dsp.filters import butter_sos, sosfiltfilt
 from imu_hip.dsp.still import moving_std, runs_of_true, still_mask
 from imu_hip.model import G, InputError
 
@@ -223,8 +223,8 @@ def estimate_alignment(
     if gyr is not None:
         active &= ~still_mask(acc, gyr, rate_hz, min_duration_s=1.0)
     width = int(round(_WINDOW_S * rate_hz))
-    sos = signal.butter(2, [_BAND_HZ[0], _BAND_HZ[1]], "bandpass", fs=rate_hz, output="sos")
-    dyn = signal.sosfiltfilt(sos, acc, axis=0)
+    sos = butter_sos(2, (_BAND_HZ[0], _BAND_HZ[1]), rate_hz, "bandpass")
+    dyn = sosfiltfilt(sos, acc, axis=0)
     gait_windows = [(s, e) for s, e in _windows(active, width, int(round(1.5 * rate_hz)))
                     if _step_periodicity(acc[s:e], dyn[s:e], rate_hz) >= _PERIODIC_MIN]
     gait_s = sum(e - s for s, e in gait_windows) / rate_hz

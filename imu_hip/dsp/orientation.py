@@ -35,7 +35,7 @@ that mean into an offset of several degrees. Here the gyroscope part is exact in
    ignores a constant rate (gyro bias, a steady turn).
 
 Every stage is causal and carries its state between calls, so the output does not depend on how
-the input is cut into blocks (like ``scipy.signal.sosfilt`` with ``zi``). Until ``init_s`` seconds
+the input is cut into blocks (like ``sosfilt`` with ``zi``). Until ``init_s`` seconds
 have been seen, the low-pass output is replaced by the running mean of the stabilised specific
 force, and the low-pass then starts in steady state at that mean; this shortens the settling
 from ~10 s to ~``init_s`` when the stream starts mid-run.
@@ -60,8 +60,8 @@ Errors (measured on the synthetic running pelvis of ``tests/test_orientation.py`
 from __future__ import annotations
 
 import numpy as np
-from scipy import signal
 
+from imu_hip.dsp.filters import butter_sos, integrating_highpass_sos, sosfilt, sosfilt_zi
 from imu_hip.model import InputError
 
 #: Samples processed per internal segment (keeps the working set small).
@@ -225,13 +225,11 @@ class PelvisOrientation:
         self.rotation_highpass_hz = float(rotation_highpass_hz)
         self.init_samples = max(1, int(round(init_s * rate_hz)))
         self._dt = 1.0 / self.rate_hz
-        self._sos_lp = signal.butter(2, crossover_hz, "lowpass", fs=rate_hz, output="sos")
-        self._zi_lp_unit = signal.sosfilt_zi(self._sos_lp)  # (sections, 2), steady state for 1
-        wh = 2 * np.pi * rotation_highpass_hz
+        self._sos_lp = butter_sos(2, crossover_hz, rate_hz, "lowpass")
+        self._zi_lp_unit = sosfilt_zi(self._sos_lp)  # (sections, 2), steady state for 1
         # Band-pass s / (s² + √2 ωh s + ωh²): integrator followed by a 2nd-order high-pass.
         # Bilinear transform (trapezoid integration); warping is negligible at these corners.
-        b, a = signal.bilinear([1.0, 0.0], [1.0, np.sqrt(2) * wh, wh * wh], fs=rate_hz)
-        self._sos_rot = signal.tf2sos(b, a)
+        self._sos_rot = integrating_highpass_sos(rotation_highpass_hz, rate_hz)
         self.reset()
 
     def reset(self) -> None:
@@ -302,8 +300,8 @@ class PelvisOrientation:
                 mean = up_w[:, n_init - 1]
                 self._zi_lp = self._zi_lp_unit[:, None, :] * mean[None, :, None]
         if n_init < m:
-            up_w[:, n_init:], self._zi_lp = signal.sosfilt(self._sos_lp, f[:, n_init:], axis=-1,
-                                                           zi=self._zi_lp)
+            up_w[:, n_init:], self._zi_lp = sosfilt(self._sos_lp, f[:, n_init:], axis=-1,
+                                                    zi=self._zi_lp)
         self._n_seen = k0 + m
         up_b = _rotate(starts, _to_chunks(up_w, width, 0.0), transpose=True)
         u = _from_chunks(_rotate(local, up_b, transpose=True), m)
@@ -318,7 +316,7 @@ class PelvisOrientation:
         else:
             out[:, 1] = np.arctan2(-ux, uz)
         heading_rate = (ux * g[0] + uz * g[2]) / np.maximum(ux * ux + uz * uz, 1e-12)
-        out[:, 2], self._zi_rot = signal.sosfilt(self._sos_rot, heading_rate, zi=self._zi_rot)
+        out[:, 2], self._zi_rot = sosfilt(self._sos_rot, heading_rate, zi=self._zi_rot)
         return np.degrees(out, out=out)
 
 

@@ -24,8 +24,8 @@ Walking and running are one to two orders of magnitude above both thresholds (st
 from __future__ import annotations
 
 import numpy as np
-from scipy.ndimage import uniform_filter1d
 
+from imu_hip.dsp.filters import moving_mean
 from imu_hip.model import InputError
 
 #: Default largest std of |a| (m/s²) in a still window.
@@ -40,8 +40,8 @@ def moving_std(x: np.ndarray, width: int) -> np.ndarray:
     """Centred moving standard deviation of a 1-D signal over ``width`` samples (edges: nearest)."""
     x = np.asarray(x, dtype=np.float64)
     x = x - np.mean(x)  # reduces cancellation in E[x²] - E[x]²
-    m = uniform_filter1d(x, width, mode="nearest")
-    m2 = uniform_filter1d(x * x, width, mode="nearest")
+    m = moving_mean(x, width)
+    m2 = moving_mean(x * x, width)
     return np.sqrt(np.maximum(m2 - m * m, 0.0))
 
 
@@ -99,6 +99,6 @@ def still_mask(
         w = np.linalg.norm(np.where(gfinite[:, None], gyr, 0.0), axis=1)
         quiet &= moving_std(w, width) < gyr_std_max_rads
     # A non-finite sample poisons the windows around it.
-    bad = uniform_filter1d((~finite).astype(np.float64), width, mode="nearest") > 0.5 / width
+    bad = moving_mean((~finite).astype(np.float64), width) > 0.5 / width
     quiet &= ~bad
     return keep_long_runs(quiet, max(1, int(round(min_duration_s * rate_hz))))

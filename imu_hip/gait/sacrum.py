@@ -54,9 +54,15 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
-from scipy.signal import butter, find_peaks, sosfilt, sosfilt_zi, sosfiltfilt
-from scipy.special import stdtr
 
+from imu_hip.dsp.filters import (
+    butter_sos,
+    find_peaks,
+    sosfilt,
+    sosfilt_zi,
+    sosfiltfilt,
+    student_t_sf,
+)
 from imu_hip.model import G, ImuHipError
 
 #: Zero-phase low-pass for event timing (Hz, capped at 0.4 x the rate). Contact transitions of
@@ -202,7 +208,7 @@ def detect_sacral_events(
 def _butter_sos(order: int, wn: float) -> tuple[np.ndarray, np.ndarray]:
     """Butterworth low-pass sections and their steady-state initial conditions, designed once
     per cut-off (a design costs ~1 ms); callers must not modify them."""
-    sos = butter(order, wn, output="sos")
+    sos = butter_sos(order, wn, 2.0)  # wn: fraction of the Nyquist frequency
     return sos, sosfilt_zi(sos)
 
 
@@ -216,7 +222,7 @@ def _lowpass(x: np.ndarray, cutoff_hz: float, rate_hz: float, order: int = 4) ->
     sos, zi = _butter_sos(order, wn)
     edge = 3 * (2 * sos.shape[0] + 1)
     if x.shape[0] <= edge:
-        return sosfiltfilt(sos.copy(), x)  # (raises scipy's message for too short an input)
+        return sosfiltfilt(sos, x)  # (raises the too-short-input error)
     ext = np.concatenate((2 * x[0] - x[edge:0:-1], x, 2 * x[-1] - x[-2 : -edge - 2 : -1]))
     y, _ = sosfilt(sos, ext, zi=zi * ext[0])
     y, _ = sosfilt(sos, y[::-1], zi=zi * y[-1])
@@ -677,8 +683,8 @@ def _alternation(votes: np.ndarray, mask: np.ndarray, tests: int) -> np.ndarray:
     spread = np.sqrt(np.sum(np.where(mask, (v - mean[:, None]) ** 2, 0.0), axis=1) / (c - 1))
     with np.errstate(invalid="ignore", divide="ignore"):
         effect = np.where(spread > 0, np.abs(mean) / spread, np.inf)
-    # two-sided p value of Student's t with count - 3 degrees of freedom (closed form CDF)
-    p_value = 2.0 * stdtr(np.maximum(c - 3, 1), -effect * np.sqrt(c))
+    # two-sided p value of Student's t with count - 3 degrees of freedom
+    p_value = 2.0 * student_t_sf(effect * np.sqrt(c), np.maximum(c - 3, 1))
     agree = np.sum(mask & (np.sign(v) == np.sign(total)[:, None]), axis=1) / c
     convincing = (enough & (agree >= SIDE_MIN_AGREEMENT) & (p_value <= SIDE_MAX_P / tests)
                   & (effect >= SIDE_MIN_EFFECT))
