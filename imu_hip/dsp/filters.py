@@ -521,8 +521,11 @@ def moving_mean(x: np.ndarray, width: int) -> np.ndarray:
     """Centred moving mean over ``width`` samples along the last axis; outside the signal the
     edge samples repeat ("nearest"). Output ``i`` averages ``x[i - width // 2]`` to
     ``x[i - width // 2 + width - 1]`` (as ``scipy.ndimage.uniform_filter1d(x, width,
-    mode="nearest")``). Window sums are differences of a cumulative sum of ``x - x[0]`` (the
-    offset removed keeps the running total, and so its rounding, small)."""
+    mode="nearest")``).
+
+    Window sums are differences of cumulative sums of ``x - mean(x)`` restarted every ``block``
+    samples (plus the block's total where a window runs into the next block), so the rounding
+    stays that of sums over one block however long the signal."""
     x = np.asarray(x, dtype=np.float64)
     width = int(width)
     if width < 1:
@@ -530,14 +533,26 @@ def moving_mean(x: np.ndarray, width: int) -> np.ndarray:
     n = x.shape[-1]
     if n == 0 or width == 1:
         return x.copy()
-    left = width // 2
     lead = x.shape[:-1]
-    ref = x[..., :1]
-    c = np.zeros((*lead, n + width))
-    c[..., left + 1:left + 1 + n] = x - ref
-    c[..., left + 1 + n:] = x[..., -1:] - ref
-    np.cumsum(c, axis=-1, out=c)
-    out = c[..., width:] - c[..., :n]
+    left = width // 2
+    block = max(1024, 1 << (4 * width - 1).bit_length())  # a power of two >= 4 width
+    nb = -(-(n + width) // block)
+    ref = np.mean(x, axis=-1, keepdims=True)
+    # a leading 0, then the extended signal minus its mean, zero-padded to whole blocks
+    ext = np.empty((*lead, nb * block))
+    ext[..., 0] = 0.0
+    ext[..., 1:left + 1] = x[..., :1] - ref
+    np.subtract(x, ref, out=ext[..., left + 1:left + 1 + n])
+    ext[..., left + 1 + n:n + width] = x[..., -1:] - ref
+    ext[..., n + width:] = 0.0
+    local = np.cumsum(ext.reshape(*lead, nb, block), axis=-1)
+    sums = local[..., -1]  # block totals
+    local = local.reshape(*lead, nb * block)
+    out = np.empty((*lead, nb * block))
+    np.subtract(local[..., width:], local[..., :-width], out=out[..., :-width])
+    # windows starting at i % block >= block - width end in the next block: add this block's sum
+    out.reshape(*lead, nb, block)[..., block - width:] += sums[..., None]
+    out = out[..., :n]
     out /= width
     out += ref
     return out
