@@ -7,6 +7,7 @@ Errors in the input print one line naming the input and the problem and exit wit
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -49,15 +50,17 @@ def _positive_float(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"expected a positive finite number, got {text!r}")
     return value
 
 
 def _cmd_analyze(args: argparse.Namespace) -> int:
     from imu_hip.metrics.summary import format_summary
-    from imu_hip.pipeline import analyze
+    from imu_hip.pipeline import analyze, check_output_dir
 
+    if args.out:
+        check_output_dir(args.out)  # fail before the long work, not after it
     progress = ProgressBar(f"analysing {Path(args.file).name}")
     result = analyze(
         args.file,
@@ -91,7 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("analyze", help="analyse a recording (CSV or MCAP) into steps and a summary")
     p.add_argument("file", help="recording: imu-hip CSV or MCAP")
     p.add_argument(
-        "--placement", default="sacrum", choices=PLACEMENTS, help="where the sensor was worn"
+        "--placement",
+        choices=PLACEMENTS,
+        help="where the sensor was worn (default: the file's own placement line, else sacrum)",
     )
     p.add_argument("--mass-kg", type=_positive_float, help="body mass, adds forces in newtons")
     p.add_argument(
@@ -128,6 +133,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("imu-hip: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader of our output went away (e.g. `| head`): stop quietly.
+        sys.stderr.close()
+        return 0
 
 
 def _one_line(e: Any) -> str:

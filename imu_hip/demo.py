@@ -10,11 +10,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import numpy as np
-
 from imu_hip.io import write_mcap
-from imu_hip.metrics.summary import drift_windows, format_summary
-from imu_hip.pipeline import AnalysisResult, analyze
+from imu_hip.metrics.summary import drift_windows, finite_median, format_summary
+from imu_hip.pipeline import AnalysisResult, analyze, prepare_output_dir
 from imu_hip.sim import Simulation, demo_params, simulate
 from imu_hip.steps import StepTable
 from imu_hip.validation import compare_steps
@@ -35,12 +33,6 @@ COMPARED = (
 )
 
 
-def _median(x: np.ndarray) -> float:
-    x = np.asarray(x, dtype=float)
-    x = x[np.isfinite(x)]
-    return float(np.median(x)) if x.size else float("nan")
-
-
 def comparison_table(result: AnalysisResult, sim: Simulation) -> str:
     """Measured vs true medians, per-step errors and the pelvic-drop fatigue drift, as text."""
     truth = sim.truth
@@ -56,32 +48,32 @@ def comparison_table(result: AnalysisResult, sim: Simulation) -> str:
     for name in COMPARED:
         err = cmp["errors"][name]
         lines.append(
-            f"{name:<26}{_median(result.steps[name]):>10.3g}{_median(truth[name]):>10.3g}"
+            f"{name:<26}{finite_median(result.steps[name]):>10.3g}{finite_median(truth[name]):>10.3g}"
             f"{err['mae']:>14.3g}{err['mean']:>10.3g}"
         )
     lines.append("")
     run_m = result.steps["gait"] == "run"
     run_t = truth["gait"] == "run"
-    m_first, m_last = drift_windows(result.steps["t_ic_s"][run_m])
-    t_first, t_last = drift_windows(truth["t_ic_s"][run_t])
+    m_first, m_last = drift_windows(result.steps["step_time_s"][run_m])
+    t_first, t_last = drift_windows(truth["step_time_s"][run_t])
     drop_m = result.steps["pelvic_drop_deg"][run_m]
     drop_t = truth["pelvic_drop_deg"][run_t]
     lines.append(
         "pelvic drop, first -> last 10 % of the run (fatigue): measured "
-        f"{_median(drop_m[m_first]):.1f} -> {_median(drop_m[m_last]):.1f} deg, true "
-        f"{_median(drop_t[t_first]):.1f} -> {_median(drop_t[t_last]):.1f} deg"
+        f"{finite_median(drop_m[m_first]):.1f} -> {finite_median(drop_m[m_last]):.1f} deg, true "
+        f"{finite_median(drop_t[t_first]):.1f} -> {finite_median(drop_t[t_last]):.1f} deg"
     )
     return "\n".join(lines)
 
 
 def run_demo(out_dir: Path, minutes: float = 10.0, seed: int = 7) -> AnalysisResult:
     """Simulate, analyse, print the comparison and write the outputs into ``out_dir``."""
+    prepare_output_dir(out_dir)
     print(
         f"simulating a {minutes:g}-minute run (seed {seed}): standing, walking, then running "
         "with pelvic drop growing from 4 to 8 deg ..."
     )
     sim = simulate(demo_params(minutes=minutes), seed=seed, placements=("sacrum",))
-    out_dir.mkdir(parents=True, exist_ok=True)
     recording_path = out_dir / "recording.mcap"
     write_mcap(sim.recording, recording_path)
     from imu_hip.cli import ProgressBar

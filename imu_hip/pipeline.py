@@ -18,6 +18,7 @@ appear within ``frame_s + margin_s``); offline analysis uses a long one for spee
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -330,15 +331,38 @@ class AnalysisResult:
 
     def write(self, out_dir: str | Path) -> list[Path]:
         """Write ``steps.csv`` and ``summary.json`` into ``out_dir`` (created); return the paths."""
-        out = Path(out_dir)
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            raise ImuHipError(f"{out}: cannot create the output folder ({e.strerror})") from e
+        out = prepare_output_dir(out_dir)
         steps_path, summary_path = out / "steps.csv", out / "summary.json"
-        self.steps.to_csv(steps_path)
-        summary_path.write_text(json.dumps(_jsonable(self.summary), indent=2), encoding="utf-8")
+        try:
+            self.steps.to_csv(steps_path)
+            summary_path.write_text(json.dumps(_jsonable(self.summary), indent=2), encoding="utf-8")
+        except OSError as e:
+            raise ImuHipError(f"{e.filename or out}: cannot write ({e.strerror or e})") from None
         return [steps_path, summary_path]
+
+
+def check_output_dir(out_dir: str | Path) -> Path:
+    """Check, without creating anything, that ``out_dir`` is or can become a writable folder
+    (so a bad ``--out`` fails before long work, and a bad input leaves no empty folder)."""
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise ImuHipError(f"{out}: exists and is not a folder (expected an output folder)")
+    existing = out
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise ImuHipError(f"{out}: cannot write there ({existing} is not a writable folder)")
+    return out
+
+
+def prepare_output_dir(out_dir: str | Path) -> Path:
+    """Create ``out_dir`` (after :func:`check_output_dir`) and return it."""
+    out = check_output_dir(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ImuHipError(f"{out}: cannot create the output folder ({e.strerror or e})") from None
+    return out
 
 
 def _jsonable(x: Any) -> Any:
@@ -370,9 +394,10 @@ def analyze_sensor(
     the recording's axes to be the body frame already (x forward, y left, z up).
     """
     if sensor.placement not in ("sacrum", "unknown"):
-        raise ImuHipError(
-            f"{source or sensor.sensor_id}: placement {sensor.placement!r} is not analysed yet; "
-            "only sacral (hip) sensors are supported"
+        raise InputError(
+            source or f"sensor {sensor.sensor_id!r}",
+            f"placement {sensor.placement!r} is not analysed yet; only sacral (hip) sensors are "
+            "supported",
         )
     if axes not in AXES:
         raise ImuHipError(f"axes must be one of {', '.join(AXES)}, got {axes!r}")
@@ -439,31 +464,41 @@ def result_from_stage(
 
 def analyze(
     source: str | Path | Recording | SensorRecording,
-    placement: str = "sacrum",
+    placement: str | None = None,
     mass_kg: float | None = None,
     progress: Callable[[float], None] | None = None,
     axes: str = "auto",
 ) -> AnalysisResult:
     """Analyse a recording (a path to CSV/MCAP, a Recording or one SensorRecording).
 
-    ``placement`` picks the stream to analyse; a CSV file has no placement of its own and is read
-    as worn at ``placement``. ``mass_kg`` adds forces in newtons to the summary. ``axes``: see
-    :func:`analyze_sensor`.
+    ``placement`` picks the stream to analyse. None (default): the only stream of a one-sensor
+    recording (a CSV file's ``# placement:`` line, else sacrum), or the sacral stream of a
+    multi-sensor one. A CSV file without a placement line is read as worn at ``placement``.
+    ``mass_kg`` adds forces in newtons to the summary. ``axes``: see :func:`analyze_sensor`.
+    Any problem with the input raises :class:`InputError` naming it.
     """
     from imu_hip.io import read_recording
 
-    name = ""
-    if isinstance(source, str | Path):
-        name = str(source)
-        source = read_recording(source, placement=placement)
-    if isinstance(source, Recording):
-        try:
-            sensor = source.sensor(placement)
-        except ImuHipError as e:
-            raise InputError(name or "recording", str(e)) from None
-    else:
-        sensor = source
-    return analyze_sensor(sensor, mass_kg=mass_kg, axes=axes, progress=progress, source=name)
+    name = str(source) if isinstance(source, str | Path) else ""
+    try:
+        if isinstance(source, str | Path):
+            source = read_recording(source, placement=placement)
+        if isinstance(source, Recording):
+            if placement is None and len(source.sensors) == 1:
+                sensor = source.sensors[0]
+            else:
+                sensor = source.sensor(placement or "sacrum")
+        else:
+            sensor = source
+        return analyze_sensor(sensor, mass_kg=mass_kg, axes=axes, progress=progress, source=name)
+    except InputError as e:
+        if not name or e.source == name:
+            raise
+        raise InputError(name, str(e)) from None
+    except ImuHipError as e:
+        if not name:
+            raise
+        raise InputError(name, str(e)) from None
 
 
 def push_all(stage: SacralStage, blocks: Iterable[Block]) -> StepTable:

@@ -86,4 +86,5 @@ class StepTable:
 
 
 def _fmt(v: Any) -> str:
-    return f"{v:.9g}" if isinstance(v, float) else str(v)
+    # Shortest text that reads back to the same float (host times may be Unix epoch seconds).
+    return repr(v) if isinstance(v, float) else str(v)

@@ -152,4 +152,28 @@ def test_missing_placement_in_mcap_names_the_file(tmp_path, capsys):
     write_mcap(rec, tmp_path / "shoe.mcap")
     assert main(["analyze", str(tmp_path / "shoe.mcap")]) == 2
     err = capsys.readouterr().err
-    assert "shoe.mcap" in err and "no sacrum sensor" in err
+    assert "shoe.mcap" in err and "left_foot" in err and "not analysed yet" in err
+    assert main(["analyze", str(tmp_path / "shoe.mcap"), "--placement", "sacrum"]) == 2
+    assert "no sacrum sensor" in capsys.readouterr().err
+
+
+def test_placement_line_of_a_csv_is_respected(tmp_path, capsys):
+    text = DATA.read_text().replace("# placement: sacrum", "# placement: left_foot")
+    if "# placement: left_foot" not in text:
+        text = "# placement: left_foot\n" + text
+    (tmp_path / "foot.csv").write_text(text)
+    assert main(["analyze", str(tmp_path / "foot.csv")]) == 2
+    assert "left_foot" in capsys.readouterr().err
+
+
+def test_output_problems_are_one_line_errors(tmp_path, capsys):
+    (tmp_path / "afile").write_text("keep me")
+    assert main(["analyze", str(DATA), "--out", str(tmp_path / "afile")]) == 2
+    err = capsys.readouterr()
+    assert "not a folder" in err.err and err.out == ""  # failed before analysing
+    assert (tmp_path / "afile").read_text() == "keep me"
+    (tmp_path / "o" / "steps.csv").mkdir(parents=True)  # a folder where the file should go
+    assert main(["analyze", str(DATA), "--out", str(tmp_path / "o")]) == 2
+    assert "cannot write" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["analyze", str(DATA), "--mass-kg", "inf"])

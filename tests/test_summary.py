@@ -49,10 +49,19 @@ def test_unmeasured_columns_get_a_reason_and_json_has_no_nan():
     assert "not available: pelvic_tilt_rom_deg" in format_summary(s)
 
 
+def test_drift_counts_time_in_steps_not_breaks():
+    # 50 steps, a 10-minute break, 50 steps: the last 10 % are the last 10 steps.
+    step = np.full(100, 0.3)
+    step[49] = np.nan  # the last contact before the break has no step time
+    first, last = drift_windows(step)
+    assert list(np.flatnonzero(last)) == list(range(90, 100))
+    assert list(np.flatnonzero(first)) == list(range(10))
+
+
 def test_helpers_edge_cases():
     assert np.isnan(asymmetry_pct(np.nan, 1.0))
     assert np.isnan(asymmetry_pct(0.0, 0.0))
-    first, last = drift_windows(np.arange(100.0))
+    first, last = drift_windows(np.full(100, 0.3))
     assert first.sum() == 10 and last.sum() == 10
     assert summarize(StepTable())["step_count"] == 0
 

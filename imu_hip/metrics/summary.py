@@ -3,8 +3,8 @@
 - median and interquartile range of every numeric metric;
 - left/right asymmetry: symmetry index ``100 * (left - right) / mean(left, right)`` of the side
   medians, in percent (positive = left larger);
-- drift: median over the steps in the last 10 % of the running time minus the median over the
-  first 10 % (fatigue), with both values;
+- drift: median over the steps in the last 10 % of the running time (cumulative step time of the
+  running steps) minus the median over the first 10 % (fatigue), with both values;
 - time and steps running vs walking.
 """
 
@@ -30,7 +30,9 @@ TREND_ONLY = {
 MIN_STEPS_PER_SIDE = 5
 
 
-def _median(x: np.ndarray) -> float:
+def finite_median(x: np.ndarray) -> float:
+    """Median of the finite values of ``x`` (NaN if there are none)."""
+    x = np.asarray(x, dtype=float)
     x = x[np.isfinite(x)]
     return float(np.median(x)) if x.size else float("nan")
 
@@ -51,13 +53,16 @@ def asymmetry_pct(left: float, right: float) -> float:
     return float(100.0 * (left - right) / mean)
 
 
-def drift_windows(t_s: np.ndarray, share: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
-    """Masks of the steps in the first and in the last ``share`` of the time span of ``t_s``."""
-    if t_s.size == 0:
+def drift_windows(step_time_s: np.ndarray, share: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
+    """Masks of the steps (in time order) in the first and in the last ``share`` of the time
+    spent in them: the cumulative step time, so breaks and gaps between steps do not count."""
+    dt = np.nan_to_num(np.asarray(step_time_s, dtype=float), nan=0.0)
+    if dt.size == 0:
         return np.zeros(0, bool), np.zeros(0, bool)
-    t0, t1 = float(np.min(t_s)), float(np.max(t_s))
-    span = t1 - t0
-    return t_s <= t0 + share * span, t_s >= t1 - share * span
+    end = np.cumsum(dt)
+    start = end - dt
+    total = end[-1]
+    return start < share * total, end > (1.0 - share) * total
 
 
 def summarize(
@@ -74,26 +79,32 @@ def summarize(
     side = steps["side"]
     # Fatigue drift looks at running steps when there are any, else at all steps.
     drift_rows = running if running.sum() >= 2 * MIN_STEPS_PER_SIDE else np.ones(len(steps), bool)
-    first, last = drift_windows(steps["t_ic_s"][drift_rows])
+    first, last = drift_windows(steps["step_time_s"][drift_rows])
     metrics: dict[str, Any] = {}
     for name in SUMMARY_METRICS:
         x = steps[name]
         if name in unavailable:
             continue
         if not np.isfinite(x).any():
-            unavailable[name] = "could not be measured on any step"
+            unavailable[name] = (
+                "no steps were detected" if len(steps) == 0 else "could not be measured on any step"
+            )
             continue
         q25, q75 = _quartiles(x)
         left = (
-            _median(x[side == "left"]) if (side == "left").sum() >= MIN_STEPS_PER_SIDE else np.nan
+            finite_median(x[side == "left"])
+            if (side == "left").sum() >= MIN_STEPS_PER_SIDE
+            else np.nan
         )
         right = (
-            _median(x[side == "right"]) if (side == "right").sum() >= MIN_STEPS_PER_SIDE else np.nan
+            finite_median(x[side == "right"])
+            if (side == "right").sum() >= MIN_STEPS_PER_SIDE
+            else np.nan
         )
         xd = x[drift_rows]
-        start, end = _median(xd[first]), _median(xd[last])
+        start, end = finite_median(xd[first]), finite_median(xd[last])
         entry = {
-            "median": _median(x),
+            "median": finite_median(x),
             "q25": q25,
             "q75": q75,
             "iqr": q75 - q25,
