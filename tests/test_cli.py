@@ -40,6 +40,8 @@ def _bad_files(tmp: Path) -> dict[str, tuple[Path, str]]:
     dec[500, 0] = dec[498, 0]
     nan = rows.copy()
     nan[300, 3] = np.nan
+    spike = rows.copy()
+    spike[700, 3] = 1e5  # one glitch sample, 100 000 g
     text = [",".join(repr(float(v)) for v in r) for r in rows]
     text_bad_cell = text.copy()
     text_bad_cell[10] = "0.1,abc,0,1"
@@ -60,6 +62,7 @@ def _bad_files(tmp: Path) -> dict[str, tuple[Path, str]]:
         "too_short": (_csv(tmp / "short.csv", HEADER, _good_rows(n=100)), "short"),
         "low_rate": (_csv(tmp / "slow.csv", HEADER, _good_rows(rate=25.0)), "hz"),
         "wrong_unit": (_csv(tmp / "unit.csv", HEADER, _good_rows(g=9.81)), "m/s"),
+        "corrupted_sample": (_csv(tmp / "spike.csv", HEADER, spike), "beyond any imu"),
     }
     (tmp / "empty.csv").write_bytes(b"")
     (tmp / "bin.csv").write_bytes(bytes(range(256)) * 40)
@@ -83,6 +86,7 @@ CASES = sorted(
         "too_short",
         "low_rate",
         "wrong_unit",
+        "corrupted_sample",
     ]
 )
 
@@ -123,6 +127,12 @@ def test_console_script_exit_code_and_no_traceback(tmp_path):
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr and "bad.csv" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_50_hz_timestamps_with_rounding_are_accepted(tmp_path):
+    rows = _good_rows(n=300, rate=50.0)
+    rows[:, 0] = np.arange(300) * 0.02 + 1e-9 * np.sin(np.arange(300))  # median dt a hair over
+    assert main(["analyze", str(_csv(tmp_path / "fifty.csv", HEADER, rows))]) == 0
 
 
 def test_bad_option_values_exit_2(capsys):

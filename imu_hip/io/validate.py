@@ -7,6 +7,8 @@ Thresholds (physics, not fitted to any file):
 - a sample rate of at least :data:`MIN_RATE_HZ` (50 Hz): initial contact needs a resolution of
   about 20 ms; a stated (nominal) rate must agree with the timestamps within
   :data:`RATE_TOLERANCE` (10 %), because gaps are found from it;
+- no acceleration above :data:`MAX_ACC_G` and no angular rate above :data:`MAX_GYR_RADS`
+  (beyond any IMU's range: a corrupted sample);
 - median acceleration magnitude between 0.3 and 3 g. Proper acceleration averages 1 g over any
   stretch of standing, walking or running (the body does not accelerate on average, so the mean
   vector is gravity); the median of the magnitude stays near it: 0.98 g in lower-back walking
@@ -28,6 +30,10 @@ MIN_DURATION_S = 2.0
 MIN_RATE_HZ = 50.0
 RATE_TOLERANCE = 0.10
 ACC_MEDIAN_RANGE_G = (0.3, 3.0)
+#: Beyond these no wearable IMU measures (largest MEMS ranges: +-400 g, +-4000 deg/s = 70 rad/s):
+#: such a value is a corrupted sample, which would otherwise silently delete steps.
+MAX_ACC_G = 400.0
+MAX_GYR_RADS = 100.0
 
 
 def open_input(path: str | Path) -> IO[bytes]:
@@ -92,7 +98,7 @@ def _sensor_problem(s: SensorRecording, lines: int | None) -> str | None:
         return f"only one sample; at least {MIN_DURATION_S:g} s of data is needed"
 
     measured_hz = 1.0 / float(np.median(dt))
-    if measured_hz < MIN_RATE_HZ:
+    if measured_hz < MIN_RATE_HZ * (1.0 - 1e-6):  # 50 Hz timestamps may round to 49.9999999
         hint = ""
         if MIN_RATE_HZ <= measured_hz * 1000 <= 20000:
             hint = " (time_s looks like milliseconds; convert it to seconds)"
@@ -110,11 +116,24 @@ def _sensor_problem(s: SensorRecording, lines: int | None) -> str | None:
         return (f"only {duration:.3g} s of data; at least {MIN_DURATION_S:g} s is needed to find "
                 "a few steps")
 
-    median_g = float(np.median(np.sqrt(np.einsum("ij,ij->i", s.acc_mps2, s.acc_mps2)))) / G
+    norm_g = np.sqrt(np.einsum("ij,ij->i", s.acc_mps2, s.acc_mps2)) / G
+    median_g = float(np.median(norm_g))
     lo, hi = ACC_MEDIAN_RANGE_G
     if not lo <= median_g <= hi:
         return (f"acceleration is in the wrong unit: median |a| is {median_g:.4g} g, expected "
                 f"about 1 g (gravity included); {_unit_guess(median_g)}")
+    wild = np.flatnonzero(norm_g > MAX_ACC_G)
+    if wild.size:
+        i = int(wild[0])
+        return (f"acceleration of {norm_g[i]:.4g} g at {_where(i, lines)} is beyond any IMU's "
+                f"range (at most {MAX_ACC_G:g} g): a corrupted sample")
+    if s.gyr_rads is not None:
+        wild = np.flatnonzero(np.abs(s.gyr_rads).max(axis=1) > MAX_GYR_RADS)
+        if wild.size:
+            i = int(wild[0])
+            return (f"angular rate of {np.abs(s.gyr_rads[i]).max():.4g} rad/s at "
+                    f"{_where(i, lines)} is beyond any gyroscope's range (at most "
+                    f"{MAX_GYR_RADS:g} rad/s): a corrupted sample")
     return None
 
 
