@@ -105,7 +105,6 @@ def test_csv_fast_and_strict_parsers_agree(tmp_path: Path, monkeypatch: pytest.M
     assert np.array_equal(fast.t_s, np.round(table[:, 0], 6))
 
 
-@pytest.mark.skipif(not csv_file._FAST_MMREAD, reason="needs scipy >= 1.12 for the fast path")
 def test_csv_plain_numbers_take_the_fast_path(tmp_path: Path,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     sensor = make_sensor(n=3000)

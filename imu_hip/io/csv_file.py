@@ -75,17 +75,10 @@ _NUMBER = re.compile(r"\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*"
 _BOM = b"\xef\xbb\xbf"
 
 
-def _scipy_fast_mmread() -> bool:
-    """True when scipy.io.mmread is the multithreaded C++ reader (scipy >= 1.12)."""
-    try:
-        import scipy
-    except ImportError:  # pragma: no cover - scipy is a dependency
-        return False
-    parts = re.findall(r"\d+", scipy.__version__)[:2]
-    return len(parts) == 2 and (int(parts[0]), int(parts[1])) >= (1, 12)
-
-
-_FAST_MMREAD = _scipy_fast_mmread()
+#: Use scipy's multithreaded Matrix Market reader (scipy >= 1.12, required) for plain numbers;
+#: the tests switch it off to check the strict parser gives the same arrays. scipy.io is imported
+#: at the first CSV read only, so reading MCAP never loads scipy.
+_FAST_MMREAD = True
 
 
 def read_csv(path: str | Path, placement: str | None = None,
