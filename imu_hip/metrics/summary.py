@@ -62,7 +62,8 @@ def drift_windows(step_time_s: np.ndarray, share: float = 0.1) -> tuple[np.ndarr
     end = np.cumsum(dt)
     start = end - dt
     total = end[-1]
-    return start < share * total, end > (1.0 - share) * total
+    eps = 1e-9 * total  # a step ending exactly on the boundary belongs to the middle
+    return start < share * total - eps, end > (1.0 - share) * total + eps
 
 
 def summarize(
