@@ -45,6 +45,8 @@ def _bad_files(tmp: Path) -> dict[str, tuple[Path, str]]:
     text = [",".join(repr(float(v)) for v in r) for r in rows]
     text_bad_cell = text.copy()
     text_bad_cell[10] = "0.1,abc,0,1"
+    text_damaged = text.copy()
+    text_damaged[10] = "0.1,1.2.3,0,1"  # only number characters: must not read as 1.2
     cases = {
         "missing": (tmp / "nope.csv", "not found"),
         "empty": (tmp / "empty.csv", "empty"),
@@ -56,6 +58,7 @@ def _bad_files(tmp: Path) -> dict[str, tuple[Path, str]]:
             "temp_c",
         ),
         "non_numeric": (_csv(tmp / "nn.csv", HEADER, text_bad_cell), "abc"),
+        "damaged_number": (_csv(tmp / "dn.csv", HEADER, text_damaged), "1.2.3"),
         "nan": (_csv(tmp / "nan.csv", HEADER, nan), "nan"),
         "duplicate_time": (_csv(tmp / "dup.csv", HEADER, dup), "time"),
         "decreasing_time": (_csv(tmp / "dec.csv", HEADER, dec), "time"),
@@ -80,6 +83,7 @@ CASES = sorted(
         "missing_column",
         "unknown_column",
         "non_numeric",
+        "damaged_number",
         "nan",
         "duplicate_time",
         "decreasing_time",

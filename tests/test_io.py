@@ -475,3 +475,21 @@ def test_validate_reports_the_sensor_of_a_multi_sensor_recording() -> None:
         validate_recording(rec, "run.mcap")
     assert info.value.source == "run.mcap" and "sensor 'L' (left_foot)" in info.value.problem
     assert "milli-g" in info.value.problem
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.floats(allow_nan=False, allow_infinity=False, width=64), min_size=6, max_size=60),
+    st.sampled_from(["1.2.3", "1-2", "1e", "", ".", "-", "1e5.3", "2e3e1", "+-1", "1.e"]),
+    st.integers(0, 10**6),
+)
+def test_damaged_cells_never_read_as_numbers(values, damaged, where):
+    from imu_hip.io.csv_file import _plain_numbers
+
+    cells = [repr(v) for v in values]
+    cells += ["0"] * (-len(cells) % 3)
+    body = "\n".join(",".join(cells[i : i + 3]) for i in range(0, len(cells), 3)) + "\n"
+    assert _plain_numbers(body.encode())
+    cells[where % len(cells)] = damaged
+    body = "\n".join(",".join(cells[i : i + 3]) for i in range(0, len(cells), 3)) + "\n"
+    assert not _plain_numbers(body.encode())

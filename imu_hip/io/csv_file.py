@@ -304,7 +304,7 @@ def _parse_body(raw: bytes, start: int, end: int, columns: list[str], first_data
         # Only digits, ".+-eE", commas, newlines and CR in the data rows? (one pass over raw)
         outside = (len(raw[:start].translate(None, _FAST_BYTES))
                    + len(raw[end:].translate(None, _FAST_BYTES)))
-        if len(raw.translate(None, _FAST_BYTES)) == outside:
+        if len(raw.translate(None, _FAST_BYTES)) == outside and _plain_numbers(raw[start:end]):
             values = _parse_fast(raw, start, end, ncols)
             if values is not None:
                 return values
@@ -312,6 +312,38 @@ def _parse_body(raw: bytes, start: int, end: int, columns: list[str], first_data
     if b"\r" in body:
         body = body.replace(b"\r", b"")
     return _parse_strict(body, columns, first_data_line, source)
+
+
+#: Byte classes for the number-grammar check: 0 digit, 1 cell end, 2 point, 3 sign, 4 exponent.
+_CLASSES = bytes.maketrans(b"0123456789,\n.+-eE", bytes([0] * 10 + [1, 1, 2, 3, 3, 4, 4]))
+_D, _S, _P, _G, _E = range(5)
+#: Class pairs that cannot occur in a file of well-formed numbers: a sign after a digit, point or
+#: sign; a sign or exponent ending a cell; an exponent not after a digit or point; an exponent
+#: followed by a point or another exponent; an empty cell.
+_BAD_PAIR = np.zeros(25, dtype=bool)
+for _a, _b in ((_D, _G), (_P, _G), (_G, _G), (_G, _S), (_G, _E), (_E, _S), (_E, _P), (_E, _E),
+               (_S, _E), (_S, _S)):
+    _BAD_PAIR[_a * 5 + _b] = True
+
+
+def _plain_numbers(body: bytes) -> bool:
+    """Whether every cell of ``body`` (digits, ``.+-eE``, commas, line ends only) is a
+    well-formed decimal number, so that the fast reader, which reads the valid start of a cell
+    and ignores the rest, cannot silently misread a damaged cell such as ``1.2.3`` or ``1-2``.
+
+    Vectorised: bytes become classes (``bytes.translate``), impossible neighbour pairs are looked
+    up in a table, and with digits and signs removed, a second point, a point after the exponent
+    or a second exponent in one cell shows as two marks in a row. Cells that do not even start
+    like a number are rejected by the reader itself and reach the strict parser anyway.
+    """
+    cls = np.frombuffer(body.translate(_CLASSES, b"\r").rstrip(b"\x01"), dtype=np.uint8)
+    if cls.size == 0 or cls[0] in (_S, _E) or cls[-1] in (_E, _G):
+        return False
+    if _BAD_PAIR[cls[:-1] * np.uint8(5) + cls[1:]].any():
+        return False
+    marks = cls[(cls != _D) & (cls != _G)]
+    pairs = marks[:-1] * np.uint8(5) + marks[1:]
+    return not np.isin(pairs, (_P * 5 + _P, _E * 5 + _P, _E * 5 + _E)).any()
 
 
 class _ChainReader(io.RawIOBase):
@@ -346,9 +378,9 @@ def _parse_fast(raw: bytes, start: int, end: int, ncols: int) -> np.ndarray | No
     number of values must be a multiple of ``ncols``, so a row with a missing or an extra value
     is caught (two such rows that cancel out are not). Numbers are converted with correct
     rounding (fast_float). Anything the reader rejects goes to the strict parser, which reports
-    the exact cell. Limitation: the reader takes the valid start of a cell and ignores the rest
-    of it, so a cell damaged into ``1.2.3`` or ``1-2`` (without changing the comma and line
-    counts) reads as 1.2 or 1; checking for that costs more than the parse itself.
+    the exact cell. The reader takes the valid start of a cell and ignores the rest of it (so
+    ``1.2.3`` would read as 1.2): the caller first checks the number grammar with
+    :func:`_plain_numbers`.
     """
     import scipy.io
 
