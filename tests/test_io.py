@@ -31,16 +31,29 @@ HEADER = "time_s,acc_x_mps2,acc_y_mps2,acc_z_mps2"
 FIXTURE_HEALTH = HealthCheck.function_scoped_fixture
 
 
-def make_sensor(n: int = 1200, rate_hz: float = 400.0, gyro: bool = True, seed: int = 0,
-                sensor_id: str = "hip", placement: str = "sacrum", t0: float = 12.5,
-                metadata: dict[str, str] | None = None) -> SensorRecording:
+def make_sensor(
+    n: int = 1200,
+    rate_hz: float = 400.0,
+    gyro: bool = True,
+    seed: int = 0,
+    sensor_id: str = "hip",
+    placement: str = "sacrum",
+    t0: float = 12.5,
+    metadata: dict[str, str] | None = None,
+) -> SensorRecording:
     """A sensor lying roughly still (1 g up) with noise, full-precision floats."""
     rng = np.random.default_rng(seed)
     acc = rng.normal(0.0, 0.7, (n, 3)) + [0.0, 0.0, G]
     gyr = rng.normal(0.0, 0.3, (n, 3)) if gyro else None
-    return SensorRecording(sensor_id=sensor_id, placement=placement, rate_hz=rate_hz,
-                           t_s=t0 + np.arange(n) / rate_hz, acc_mps2=acc, gyr_rads=gyr,
-                           metadata=dict(metadata or {}))
+    return SensorRecording(
+        sensor_id=sensor_id,
+        placement=placement,
+        rate_hz=rate_hz,
+        t_s=t0 + np.arange(n) / rate_hz,
+        acc_mps2=acc,
+        gyr_rads=gyr,
+        metadata=dict(metadata or {}),
+    )
 
 
 def assert_same_sensor(a: SensorRecording, b: SensorRecording) -> None:
@@ -82,9 +95,14 @@ finite64 = st.floats(allow_nan=False, allow_infinity=False, width=64)
 @settings(max_examples=25, deadline=None, suppress_health_check=[FIXTURE_HEALTH])
 @given(values=hnp.arrays(np.float64, st.tuples(st.integers(1, 40), st.just(6)), elements=finite64))
 def test_csv_round_trip_any_float_both_parsers(tmp_path: Path, values: np.ndarray) -> None:
-    sensor = SensorRecording(sensor_id="s", placement="sacrum", rate_hz=100.0,
-                             t_s=np.arange(values.shape[0], dtype=float),
-                             acc_mps2=values[:, :3], gyr_rads=values[:, 3:])
+    sensor = SensorRecording(
+        sensor_id="s",
+        placement="sacrum",
+        rate_hz=100.0,
+        t_s=np.arange(values.shape[0], dtype=float),
+        acc_mps2=values[:, :3],
+        gyr_rads=values[:, 3:],
+    )
     path = tmp_path / "any.csv"
     write_csv(sensor, path)
     assert_same_sensor(sensor, read_csv(path).sensors[0])
@@ -105,8 +123,9 @@ def test_csv_fast_and_strict_parsers_agree(tmp_path: Path, monkeypatch: pytest.M
     assert np.array_equal(fast.t_s, np.round(table[:, 0], 6))
 
 
-def test_csv_plain_numbers_take_the_fast_path(tmp_path: Path,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_csv_plain_numbers_take_the_fast_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     sensor = make_sensor(n=3000)
     path = tmp_path / "plain.csv"
     write_csv(sensor, path)
@@ -119,12 +138,18 @@ def test_csv_plain_numbers_take_the_fast_path(tmp_path: Path,
 
 
 def test_csv_g_and_dps_are_converted_to_si(tmp_path: Path) -> None:
-    text = ("time_s,acc_x_g,acc_y_g,acc_z_g,gyr_x_dps,gyr_y_dps,gyr_z_dps\n"
-            "0.0,0.5,-0.25,1.0,90,-180,45\n0.01,0.0,0.0,2.0,360,0,-90\n")
+    text = (
+        "time_s,acc_x_g,acc_y_g,acc_z_g,gyr_x_dps,gyr_y_dps,gyr_z_dps\n"
+        "0.0,0.5,-0.25,1.0,90,-180,45\n0.01,0.0,0.0,2.0,360,0,-90\n"
+    )
     sensor = read_csv(write_text(tmp_path / "units.csv", text)).sensors[0]
     assert np.array_equal(sensor.acc_mps2, np.array([[0.5, -0.25, 1.0], [0.0, 0.0, 2.0]]) * G)
-    assert np.allclose(sensor.gyr_rads, [[math.pi / 2, -math.pi, math.pi / 4],
-                                         [2 * math.pi, 0, -math.pi / 2]], rtol=1e-15, atol=0)
+    assert np.allclose(
+        sensor.gyr_rads,
+        [[math.pi / 2, -math.pi, math.pi / 4], [2 * math.pi, 0, -math.pi / 2]],
+        rtol=1e-15,
+        atol=0,
+    )
     # and written back in g / dps, read again: same SI values to rounding
     out = tmp_path / "units_g.csv"
     write_csv(sensor, out, units="g", gyr_units="dps")
@@ -135,17 +160,24 @@ def test_csv_g_and_dps_are_converted_to_si(tmp_path: Path) -> None:
 
 
 def test_csv_metadata_is_kept_as_text_and_used(tmp_path: Path) -> None:
-    text = ("# sensor_id: <b>DE:AD</b>\n# placement: left_foot\n# rate_hz: 100\n"
-            "# firmware: 1.2.3; build=7\n# free comment without key\n" + HEADER + "\n"
-            + still_rows(300, rate_hz=100.0))
+    text = (
+        "# sensor_id: <b>DE:AD</b>\n# placement: left_foot\n# rate_hz: 100\n"
+        "# firmware: 1.2.3; build=7\n# free comment without key\n"
+        + HEADER
+        + "\n"
+        + still_rows(300, rate_hz=100.0)
+    )
     sensor = read_csv(write_text(tmp_path / "meta.csv", text)).sensors[0]
     assert sensor.metadata["sensor_id"] == "<b>DE:AD</b>"  # kept verbatim, not interpreted
     assert sensor.metadata["firmware"] == "1.2.3; build=7"
     assert sensor.metadata["rate_hz"] == "100"
     assert sensor.metadata["comment"] == "free comment without key"
     assert all(isinstance(v, str) for v in sensor.metadata.values())
-    assert (sensor.sensor_id, sensor.placement, sensor.rate_hz) == ("<b>DE:AD</b>", "left_foot",
-                                                                    100.0)
+    assert (sensor.sensor_id, sensor.placement, sensor.rate_hz) == (
+        "<b>DE:AD</b>",
+        "left_foot",
+        100.0,
+    )
     # explicit arguments win over the file
     other = read_csv(tmp_path / "meta.csv", placement="right_foot", sensor_id="R").sensors[0]
     assert (other.sensor_id, other.placement) == ("R", "right_foot")
@@ -175,8 +207,9 @@ def test_csv_tolerates_crlf_bom_spaces_and_missing_final_newline(tmp_path: Path)
 
 def two_sensor_recording() -> Recording:
     hip = make_sensor(n=2500, rate_hz=400.0, metadata={"firmware": "2.1", "notes": "ünïcode"})
-    foot = make_sensor(n=1300, rate_hz=208.3, gyro=False, seed=1, sensor_id="L",
-                       placement="left_foot", t0=12.6)
+    foot = make_sensor(
+        n=1300, rate_hz=208.3, gyro=False, seed=1, sensor_id="L", placement="left_foot", t0=12.6
+    )
     return Recording(sensors=[hip, foot], metadata={"runner": "A", "shoe": "trail"})
 
 
@@ -213,9 +246,16 @@ def record_in_flushed_pieces(path: Path) -> tuple[Recording, list[tuple[int, dic
                 j = min(k + 100, len(s))
                 if k >= j:
                     continue
-                r.write_block(Block(sensor_id=s.sensor_id, placement=s.placement,
-                                    rate_hz=s.rate_hz, t_s=s.t_s[k:j], acc_mps2=s.acc_mps2[k:j],
-                                    gyr_rads=None if s.gyr_rads is None else s.gyr_rads[k:j]))
+                r.write_block(
+                    Block(
+                        sensor_id=s.sensor_id,
+                        placement=s.placement,
+                        rate_hz=s.rate_hz,
+                        t_s=s.t_s[k:j],
+                        acc_mps2=s.acc_mps2[k:j],
+                        gyr_rads=None if s.gyr_rads is None else s.gyr_rads[k:j],
+                    )
+                )
                 written[s.sensor_id] = j
             r.write_raw("dev-A", 100.0 + k, bytes([k % 256]) * 20)
             if (k // 100) % 3 == 2:
@@ -238,8 +278,9 @@ def flushed_file(tmp_path_factory: pytest.TempPathFactory) -> Flushed:
     return Flushed((path, path.read_bytes(), rec, flushed))
 
 
-def check_cut(data: bytes, cut: int, tmp: Path, rec: Recording,
-              flushed: list[tuple[int, dict[str, int]]]) -> None:
+def check_cut(
+    data: bytes, cut: int, tmp: Path, rec: Recording, flushed: list[tuple[int, dict[str, int]]]
+) -> None:
     path = tmp / f"cut_{cut}.mcap"
     path.write_bytes(data[:cut])
     back = read_mcap(path)  # never raises
@@ -259,8 +300,9 @@ def check_cut(data: bytes, cut: int, tmp: Path, rec: Recording,
         if safe is not None:  # and everything flushed before the cut is there
             assert n >= safe[orig.sensor_id]
     raw = read_raw(path)
-    assert all(d == "dev-A" and payload == bytes([int(t - 100) % 256]) * 20
-               for d, t, payload in raw)
+    assert all(
+        d == "dev-A" and payload == bytes([int(t - 100) % 256]) * 20 for d, t, payload in raw
+    )
     path.unlink()
 
 
@@ -285,8 +327,9 @@ def test_truncated_mcap_at_chunk_boundaries_and_tiny_sizes(flushed_file, tmp_pat
         assert_same_sensor(a, b)
 
 
-def test_cut_recording_is_readable_by_read_recording_and_says_truncated(flushed_file,
-                                                                        tmp_path: Path) -> None:
+def test_cut_recording_is_readable_by_read_recording_and_says_truncated(
+    flushed_file, tmp_path: Path
+) -> None:
     _, data, _, flushed = flushed_file
     cut = tmp_path / "cut.mcap"
     cut.write_bytes(data[: flushed[-1][0] + 50])
@@ -308,9 +351,17 @@ def test_recorder_flush_makes_data_readable_while_open(tmp_path: Path) -> None:
         rec.write_block(blocks[1])
         rec.flush()
         assert len(read_mcap(path).sensors[0]) == 400
-    assert_same_sensor(read_mcap(path).sensors[0], SensorRecording(
-        sensor_id="hip", placement="sacrum", rate_hz=400.0, t_s=sensor.t_s[:400],
-        acc_mps2=sensor.acc_mps2[:400], gyr_rads=sensor.gyr_rads[:400]))
+    assert_same_sensor(
+        read_mcap(path).sensors[0],
+        SensorRecording(
+            sensor_id="hip",
+            placement="sacrum",
+            rate_hz=400.0,
+            t_s=sensor.t_s[:400],
+            acc_mps2=sensor.acc_mps2[:400],
+            gyr_rads=sensor.gyr_rads[:400],
+        ),
+    )
 
 
 def test_recorder_flushes_by_itself_when_blocks_keep_coming(tmp_path: Path) -> None:
@@ -327,8 +378,10 @@ def test_recorder_flushes_by_itself_when_blocks_keep_coming(tmp_path: Path) -> N
 
 def test_read_raw_returns_bytes_times_and_devices(tmp_path: Path) -> None:
     rng = np.random.default_rng(5)
-    notes = [(f"dev-{k % 3}", 1.7e9 + k * 0.0123456789, rng.bytes(int(rng.integers(0, 244))))
-             for k in range(50)]
+    notes = [
+        (f"dev-{k % 3}", 1.7e9 + k * 0.0123456789, rng.bytes(int(rng.integers(0, 244))))
+        for k in range(50)
+    ]
     path = tmp_path / "raw.mcap"
     with McapRecorder(path) as rec:
         for i, (dev, t, payload) in enumerate(notes):
@@ -360,8 +413,7 @@ def test_running_excerpt_opens_and_matches_its_reference() -> None:
     assert 4.9 < s.duration_s < 5.0
     assert np.all(s.acc_mps2[:, 1] == 0)  # no mediolateral axis
     assert np.all(s.acc_mps2[:, 2] >= 0)  # vertical clipped at 0 by the authors
-    contacts = np.loadtxt(DATA / "trial_03_contacts.csv", delimiter=",", skiprows=1,
-                          usecols=(1, 2))
+    contacts = np.loadtxt(DATA / "trial_03_contacts.csv", delimiter=",", skiprows=1, usecols=(1, 2))
     assert contacts.shape[1] == 2 and np.all(np.diff(contacts[:, 0]) > 0)
     assert s.t_s[0] <= contacts[0, 0] and contacts[-1, 1] <= s.t_s[-1]
 
@@ -409,8 +461,11 @@ def test_bad_missing_columns(tmp_path: Path) -> None:
 
 
 def test_bad_unknown_columns(tmp_path: Path) -> None:
-    text = HEADER + ",temperature_c,acc_x_ms2\n" + "".join(
-        f"{i / 100},0,0,9.8,21.5,0\n" for i in range(300))
+    text = (
+        HEADER
+        + ",temperature_c,acc_x_ms2\n"
+        + "".join(f"{i / 100},0,0,9.8,21.5,0\n" for i in range(300))
+    )
     problem = problem_of(write_text(tmp_path / "extra.csv", text))
     assert "unknown" in problem and "temperature_c" in problem and "acc_x_ms2" in problem
     assert "gyr_x_dps" in problem  # says what is accepted
@@ -484,12 +539,25 @@ def test_validate_reports_the_sensor_of_a_multi_sensor_recording() -> None:
     st.integers(0, 10**6),
 )
 def test_damaged_cells_never_read_as_numbers(values, damaged, where):
+    import tempfile
+
     from imu_hip.io.csv_file import _plain_numbers
 
     cells = [repr(v) for v in values]
     cells += ["0"] * (-len(cells) % 3)
-    body = "\n".join(",".join(cells[i : i + 3]) for i in range(0, len(cells), 3)) + "\n"
-    assert _plain_numbers(body.encode())
+    rows = [",".join(cells[i : i + 3]) for i in range(0, len(cells), 3)]
+    assert _plain_numbers(("\n".join(rows) + "\n").encode())
     cells[where % len(cells)] = damaged
-    body = "\n".join(",".join(cells[i : i + 3]) for i in range(0, len(cells), 3)) + "\n"
-    assert not _plain_numbers(body.encode())
+    rows = [",".join(cells[i : i + 3]) for i in range(0, len(cells), 3)]
+    # One time column and 3 acceleration columns (times fine, 100 Hz); the damaged cell is
+    # somewhere in the acceleration: the reader must refuse the file, never read a number.
+    n = len(rows)
+    text = "time_s,acc_x_mps2,acc_y_mps2,acc_z_mps2\n" + "".join(
+        f"{k / 100!r},{row}\n" for k, row in enumerate(rows)
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "damaged.csv"
+        path.write_text(text)
+        with pytest.raises(InputError):
+            csv_file.read_csv(path)
+    assert n >= 2
