@@ -477,17 +477,22 @@ def analyze(
     ``mass_kg`` adds forces in newtons to the summary. ``axes``: see :func:`analyze_sensor`.
     Any problem with the input raises :class:`InputError` naming it.
     """
-    from imu_hip.io import read_recording
+    from imu_hip.io import read_mcap, read_recording, sniff_format, validate_recording
 
     name = str(source) if isinstance(source, str | Path) else ""
     try:
-        if isinstance(source, str | Path):
-            source = read_recording(source, placement=placement)
-        if isinstance(source, Recording):
-            if placement is None and len(source.sensors) == 1:
-                sensor = source.sensors[0]
-            else:
-                sensor = source.sensor(placement or "sacrum")
+        if isinstance(source, str | Path) and sniff_format(source) == "mcap":
+            # Streams carry their own placement; check only the one analysed, so a broken shoe
+            # channel does not stop the analysis of the hip.
+            recording = read_mcap(source)
+            if not recording.sensors:
+                validate_recording(recording, name)  # says why (e.g. cut off before any data)
+            sensor = _choose_sensor(recording, placement)
+            validate_recording(Recording([sensor], recording.metadata), name)
+        elif isinstance(source, str | Path):
+            sensor = _choose_sensor(read_recording(source, placement=placement), placement)
+        elif isinstance(source, Recording):
+            sensor = _choose_sensor(source, placement)
         else:
             sensor = source
         return analyze_sensor(sensor, mass_kg=mass_kg, axes=axes, progress=progress, source=name)
@@ -499,6 +504,13 @@ def analyze(
         if not name:
             raise
         raise InputError(name, str(e)) from None
+
+
+def _choose_sensor(recording: Recording, placement: str | None) -> SensorRecording:
+    """The stream at ``placement``; with None, the only stream or else the sacral one."""
+    if placement is None and len(recording.sensors) == 1:
+        return recording.sensors[0]
+    return recording.sensor(placement or "sacrum")
 
 
 def push_all(stage: SacralStage, blocks: Iterable[Block]) -> StepTable:

@@ -191,3 +191,17 @@ def test_output_problems_are_one_line_errors(tmp_path, capsys):
     assert "cannot write" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["analyze", str(DATA), "--mass-kg", "inf"])
+
+
+def test_a_broken_shoe_stream_does_not_stop_the_hip_analysis(tmp_path, capsys):
+    from imu_hip.io import read_recording, write_mcap
+    from imu_hip.model import Recording, SensorRecording
+
+    hip = read_recording(DATA).sensors[0]
+    t = np.arange(100) / 100.0  # 1 s only: too short to analyse on its own
+    shoe = SensorRecording("shoe", "left_foot", 100.0, t, np.tile([0.0, 0.0, 9.81], (100, 1)))
+    write_mcap(Recording([hip, shoe]), tmp_path / "both.mcap")
+    assert main(["analyze", str(tmp_path / "both.mcap")]) == 0
+    assert "steps 15 " in capsys.readouterr().out
+    assert main(["analyze", str(tmp_path / "both.mcap"), "--placement", "left_foot"]) == 2
+    assert "only 0.99 s" in capsys.readouterr().err
