@@ -317,13 +317,16 @@ def _parse_body(raw: bytes, start: int, end: int, columns: list[str], first_data
 #: Byte classes for the number-grammar check: 0 digit, 1 cell end, 2 point, 3 sign, 4 exponent.
 _CLASSES = bytes.maketrans(b"0123456789,\n.+-eE", bytes([0] * 10 + [1, 1, 2, 3, 3, 4, 4]))
 _D, _S, _P, _G, _E = range(5)
-#: Class pairs that cannot occur in a file of well-formed numbers: a sign after a digit, point or
-#: sign; a sign or exponent ending a cell; an exponent not after a digit or point; an exponent
-#: followed by a point or another exponent; an empty cell.
-_BAD_PAIR = np.zeros(25, dtype=bool)
+#: Neighbour pairs that cannot occur in a file of well-formed numbers, indexed by the two class
+#: bytes read as one little-endian uint16: a sign after a digit, point or sign; a sign or
+#: exponent ending a cell; an exponent not after a digit or point; an exponent followed by a
+#: point or another exponent; an empty cell.
+_BAD_PAIR = np.zeros(1 << 16, dtype=bool)
 for _a, _b in ((_D, _G), (_P, _G), (_G, _G), (_G, _S), (_G, _E), (_E, _S), (_E, _P), (_E, _E),
                (_S, _E), (_S, _S)):
-    _BAD_PAIR[_a * 5 + _b] = True
+    _BAD_PAIR[_a + (_b << 8)] = True
+#: With digits and signs removed: a second point, a point after the exponent, two exponents.
+_BAD_MARKS = (b"\x02\x02", b"\x04\x02", b"\x04\x04")
 
 
 def _plain_numbers(body: bytes) -> bool:
@@ -331,19 +334,22 @@ def _plain_numbers(body: bytes) -> bool:
     well-formed decimal number, so that the fast reader, which reads the valid start of a cell
     and ignores the rest, cannot silently misread a damaged cell such as ``1.2.3`` or ``1-2``.
 
-    Vectorised: bytes become classes (``bytes.translate``), impossible neighbour pairs are looked
-    up in a table, and with digits and signs removed, a second point, a point after the exponent
-    or a second exponent in one cell shows as two marks in a row. Cells that do not even start
-    like a number are rejected by the reader itself and reach the strict parser anyway.
+    Vectorised: bytes become classes (``bytes.translate``); every pair of neighbours is looked
+    up in a table through two uint16 views (even and odd offsets); with digits and signs
+    removed, marks in a row show a second point, a point after the exponent or a second
+    exponent in one cell. Cells that do not even start like a number are rejected by the reader
+    itself and reach the strict parser anyway.
     """
-    cls = np.frombuffer(body.translate(_CLASSES, b"\r").rstrip(b"\x01"), dtype=np.uint8)
-    if cls.size == 0 or cls[0] in (_S, _E) or cls[-1] in (_E, _G):
+    cls = body.translate(_CLASSES, b"\r").rstrip(b"\x01")
+    if not cls or cls[0] in (_S, _E) or cls[-1] in (_E, _G):
         return False
-    if _BAD_PAIR[cls[:-1] * np.uint8(5) + cls[1:]].any():
-        return False
-    marks = cls[(cls != _D) & (cls != _G)]
-    pairs = marks[:-1] * np.uint8(5) + marks[1:]
-    return not np.isin(pairs, (_P * 5 + _P, _E * 5 + _P, _E * 5 + _E)).any()
+    a = np.frombuffer(cls, dtype=np.uint8)
+    for start in (0, 1):
+        n = (a.size - start) // 2 * 2
+        if n and _BAD_PAIR[a[start : start + n].view("<u2")].any():
+            return False
+    marks = cls.translate(None, bytes([_D, _G]))
+    return not any(bad in marks for bad in _BAD_MARKS)
 
 
 class _ChainReader(io.RawIOBase):
