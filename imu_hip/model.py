@@ -119,6 +119,18 @@ class SensorRecording:
     def duration_s(self) -> float:
         return float(self.t_s[-1] - self.t_s[0]) if len(self) > 1 else 0.0
 
+    def block(self, start: int, stop: int, gap_before: bool = False) -> Block:
+        """Samples ``start:stop`` as one :class:`Block` (views, no copies)."""
+        return Block(
+            sensor_id=self.sensor_id,
+            placement=self.placement,
+            rate_hz=self.rate_hz,
+            t_s=self.t_s[start:stop],
+            acc_mps2=self.acc_mps2[start:stop],
+            gyr_rads=None if self.gyr_rads is None else self.gyr_rads[start:stop],
+            gap_before=gap_before,
+        )
+
     def blocks(self, size: int = 4096) -> Iterator[Block]:
         """Cut the stream into blocks of at most ``size`` samples, split at gaps."""
         if size < 1:
@@ -126,16 +138,7 @@ class SensorRecording:
         bounds = np.concatenate(([0], find_gaps(self.t_s, self.rate_hz), [len(self)]))
         for seg_start, seg_end in zip(bounds[:-1], bounds[1:], strict=True):
             for i in range(int(seg_start), int(seg_end), size):
-                j = min(i + size, int(seg_end))
-                yield Block(
-                    sensor_id=self.sensor_id,
-                    placement=self.placement,
-                    rate_hz=self.rate_hz,
-                    t_s=self.t_s[i:j],
-                    acc_mps2=self.acc_mps2[i:j],
-                    gyr_rads=None if self.gyr_rads is None else self.gyr_rads[i:j],
-                    gap_before=bool(i == seg_start and i > 0),
-                )
+                yield self.block(i, min(i + size, int(seg_end)), i == seg_start and i > 0)
 
 
 @dataclass(eq=False)

@@ -24,7 +24,7 @@ from imu_hip.io import (
     write_csv,
     write_mcap,
 )
-from imu_hip.model import Block, G, InputError, Recording, SensorRecording
+from imu_hip.model import G, InputError, Recording, SensorRecording
 
 DATA = Path(__file__).parent / "data" / "sacrum_running_grf"
 HEADER = "time_s,acc_x_mps2,acc_y_mps2,acc_z_mps2"
@@ -246,16 +246,7 @@ def record_in_flushed_pieces(path: Path) -> tuple[Recording, list[tuple[int, dic
                 j = min(k + 100, len(s))
                 if k >= j:
                     continue
-                r.write_block(
-                    Block(
-                        sensor_id=s.sensor_id,
-                        placement=s.placement,
-                        rate_hz=s.rate_hz,
-                        t_s=s.t_s[k:j],
-                        acc_mps2=s.acc_mps2[k:j],
-                        gyr_rads=None if s.gyr_rads is None else s.gyr_rads[k:j],
-                    )
-                )
+                r.write_block(s.block(k, j))
                 written[s.sensor_id] = j
             r.write_raw("dev-A", 100.0 + k, bytes([k % 256]) * 20)
             if (k // 100) % 3 == 2:

@@ -30,16 +30,7 @@ def _cut(sensor: SensorRecording, sizes: list[int]) -> list[Block]:
     k = 0
     while i < n:
         j = min(n, i + sizes[k % len(sizes)])
-        blocks.append(
-            Block(
-                sensor.sensor_id,
-                sensor.placement,
-                sensor.rate_hz,
-                sensor.t_s[i:j],
-                sensor.acc_mps2[i:j],
-                None if sensor.gyr_rads is None else sensor.gyr_rads[i:j],
-            )
-        )
+        blocks.append(sensor.block(i, j))
         i, k = j, k + 1
     return blocks
 

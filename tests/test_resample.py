@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from imu_hip.dsp.resample import Resampler
-from imu_hip.model import Block, SensorRecording
+from imu_hip.model import SensorRecording
 
 
 def _stream(n=2000, rate=400.0, jitter=0.0003, seed=1, gap_at=None):
@@ -23,17 +23,15 @@ def _run(sensor, sizes):
     r = Resampler(sensor.rate_hz)
     chunks = []
     start = 0
-    t, a, g = sensor.t_s, sensor.acc_mps2, sensor.gyr_rads
+    t = sensor.t_s
     for size in sizes:
         if start >= len(t):
             break
         stop = min(len(t), start + size)
-        chunks += r.push(
-            Block("s", "sacrum", sensor.rate_hz, t[start:stop], a[start:stop], g[start:stop])
-        )
+        chunks += r.push(sensor.block(start, stop))
         start = stop
     if start < len(t):
-        chunks += r.push(Block("s", "sacrum", sensor.rate_hz, t[start:], a[start:], g[start:]))
+        chunks += r.push(sensor.block(start, len(t)))
     return r, chunks
 
 

@@ -252,10 +252,7 @@ def write_mcap(recording: Recording, path: str | Path, block_size: int = 4096) -
         for s in recording.sensors:
             rec.add_sensor(s.sensor_id, s.placement, s.rate_hz, s.has_gyro, s.metadata)
         for _, k, i, j in pieces:
-            s = recording.sensors[k]
-            rec.write_block(Block(sensor_id=s.sensor_id, placement=s.placement,
-                                  rate_hz=s.rate_hz, t_s=s.t_s[i:j], acc_mps2=s.acc_mps2[i:j],
-                                  gyr_rads=None if s.gyr_rads is None else s.gyr_rads[i:j]))
+            rec.write_block(recording.sensors[k].block(i, j))
 
 
 def read_mcap(path: str | Path) -> Recording:
