@@ -1,4 +1,4 @@
-"""The ``imu-hip`` command: ``analyze`` a recording, run the ``demo``.
+"""The ``imu-hip`` command; each sub-command lives in :mod:`imu_hip.commands`.
 
 Errors in the input print one line naming the input and the problem and exit with code 2; add
 ``--debug`` for the traceback.
@@ -7,14 +7,15 @@ Errors in the input print one line naming the input and the problem and exit wit
 from __future__ import annotations
 
 import argparse
+import importlib
 import math
+import pkgutil
 import sys
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
-from imu_hip.model import PLACEMENTS, ImuHipError
+from imu_hip.model import ImuHipError
 
 EXIT_BAD_INPUT = 2
 
@@ -45,7 +46,8 @@ class ProgressBar:
         self.stream.flush()
 
 
-def _positive_float(text: str) -> float:
+def positive_float(text: str) -> float:
+    """argparse type: a positive finite number."""
     try:
         value = float(text)
     except ValueError:
@@ -55,67 +57,22 @@ def _positive_float(text: str) -> float:
     return value
 
 
-def _cmd_analyze(args: argparse.Namespace) -> int:
-    from imu_hip.metrics.summary import format_summary
-    from imu_hip.pipeline import analyze, check_output_dir
-
-    if args.out:
-        check_output_dir(args.out)  # fail before the long work, not after it
-    progress = ProgressBar(f"analysing {Path(args.file).name}")
-    result = analyze(
-        args.file,
-        placement=args.placement,
-        mass_kg=args.mass_kg,
-        progress=progress,
-        axes=args.axes,
-    )
-    print(format_summary(result.summary))
-    if args.out:
-        paths = result.write(args.out)
-        print("wrote " + ", ".join(str(p) for p in paths))
-    return 0
-
-
-def _cmd_demo(args: argparse.Namespace) -> int:
-    from imu_hip.demo import run_demo
-
-    run_demo(out_dir=Path(args.out), minutes=args.minutes, seed=args.seed)
-    return 0
-
-
 def build_parser() -> argparse.ArgumentParser:
+    """The parser with every sub-command found in :mod:`imu_hip.commands`."""
+    import imu_hip.commands as commands
+
     parser = argparse.ArgumentParser(
         prog="imu-hip",
         description="Hip (sacral) and shoe IMU running analysis: gait events, impact, pelvis.",
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    p = sub.add_parser("analyze", help="analyse a recording (CSV or MCAP) into steps and a summary")
-    p.add_argument("file", help="recording: imu-hip CSV or MCAP")
-    p.add_argument(
-        "--placement",
-        choices=PLACEMENTS,
-        help="where the sensor was worn (default: the file's own placement line, else sacrum)",
-    )
-    p.add_argument("--mass-kg", type=_positive_float, help="body mass, adds forces in newtons")
-    p.add_argument(
-        "--axes",
-        choices=("auto", "body"),
-        default="auto",
-        help="auto: find the sensor-to-body rotation from the data (default); body: the file's "
-        "axes already are x forward, y left, z up",
-    )
-    p.add_argument("--out", metavar="DIR", help="write DIR/steps.csv and DIR/summary.json")
-    p.set_defaults(func=_cmd_analyze)
-
-    p = sub.add_parser(
-        "demo", help="simulate a 10-minute run, analyse it and compare with the truth"
-    )
-    p.add_argument("--out", default="imu-hip-demo", metavar="DIR", help="output folder")
-    p.add_argument("--minutes", type=_positive_float, default=10.0, help="length of the run")
-    p.add_argument("--seed", type=int, default=7, help="random seed of the simulated runner")
-    p.set_defaults(func=_cmd_demo)
+    modules = [
+        importlib.import_module(f"imu_hip.commands.{info.name}")
+        for info in pkgutil.iter_modules(commands.__path__)
+    ]
+    for module in sorted(modules, key=lambda m: (m.ORDER, m.__name__)):
+        module.add_parser(sub)
     return parser
 
 

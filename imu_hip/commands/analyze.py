@@ -1,0 +1,52 @@
+"""``imu-hip analyze FILE``: a recording into steps and a summary."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from imu_hip.cli import ProgressBar, positive_float
+from imu_hip.model import PLACEMENTS
+
+ORDER = 10
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("analyze", help="analyse a recording (CSV or MCAP) into steps and a summary")
+    p.add_argument("file", help="recording: imu-hip CSV or MCAP")
+    p.add_argument(
+        "--placement",
+        choices=PLACEMENTS,
+        help="where the sensor was worn (default: the file's own placement line, else sacrum)",
+    )
+    p.add_argument("--mass-kg", type=positive_float, help="body mass, adds forces in newtons")
+    p.add_argument(
+        "--axes",
+        choices=("auto", "body"),
+        default="auto",
+        help="auto: find the sensor-to-body rotation from the data (default); body: the file's "
+        "axes already are x forward, y left, z up",
+    )
+    p.add_argument("--out", metavar="DIR", help="write DIR/steps.csv and DIR/summary.json")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from imu_hip.metrics.summary import format_summary
+    from imu_hip.pipeline import analyze, check_output_dir
+
+    if args.out:
+        check_output_dir(args.out)  # fail before the long work, not after it
+    progress = ProgressBar(f"analysing {Path(args.file).name}")
+    result = analyze(
+        args.file,
+        placement=args.placement,
+        mass_kg=args.mass_kg,
+        progress=progress,
+        axes=args.axes,
+    )
+    print(format_summary(result.summary))
+    if args.out:
+        paths = result.write(args.out)
+        print("wrote " + ", ".join(str(p) for p in paths))
+    return 0
