@@ -335,10 +335,22 @@ class AnalysisResult:
         steps_path, summary_path = out / "steps.csv", out / "summary.json"
         try:
             self.steps.to_csv(steps_path)
-            summary_path.write_text(json.dumps(_jsonable(self.summary), indent=2), encoding="utf-8")
+            summary_path.write_text(self.to_json(), encoding="utf-8")
         except OSError as e:
             raise ImuHipError(f"{e.filename or out}: cannot write ({e.strerror or e})") from None
         return [steps_path, summary_path]
+
+    def to_json(self, indent: int | None = 2) -> str:
+        """The summary as JSON text (NaN written as null), as in ``summary.json``."""
+        return json.dumps(_jsonable(self.summary), indent=indent)
+
+    def to_pandas(self):
+        """The per-step table as a pandas DataFrame (needs the optional pandas package)."""
+        try:
+            import pandas  # noqa: F401
+        except ImportError:
+            raise ImuHipError("to_pandas() needs pandas: pip install pandas") from None
+        return self.steps.to_pandas()
 
 
 def check_output_dir(out_dir: str | Path) -> Path:
