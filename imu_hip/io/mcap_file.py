@@ -11,7 +11,8 @@ tool). Profile: empty (custom encodings below). Channels:
   (nominal, Python float repr), ``has_gyro`` (``true``/``false``), ``units``
   (``time=s acc=m/s^2 gyr=rad/s``), and the sensor's own metadata as ``meta.<key>``.
 - ``raw/<device_id>``, message encoding ``imu-hip.raw.v1``: every BLE notification exactly as
-  received. Channel metadata: ``device_id``.
+  received. Channel metadata: ``device_id``, and from live sessions ``protocol`` (registry name
+  of the decoder), ``placement``, ``name``, ``address``.
 
 A file-level MCAP metadata record named ``imu_hip.recording`` holds ``Recording.metadata``.
 
@@ -187,15 +188,23 @@ class McapRecorder:
         stamp = _log_time_ns(float(block.t_s[0]))
         self._add(channel, stamp, encode_block(block))
 
+    def add_device(self, device_id: str, metadata: Mapping[str, str] | None = None) -> None:
+        """Declare a device's raw channel with metadata (e.g. ``protocol``, so the bytes can be
+        decoded again; optional: the first :meth:`write_raw` declares it without)."""
+        self._check_open()
+        if device_id in self._devices:
+            raise ImuHipError(f"device {device_id!r} is already declared in {self.path}")
+        meta = {str(k): str(v) for k, v in (metadata or {}).items()}
+        meta["device_id"] = device_id
+        self._devices[device_id] = self._writer.register_channel(
+            topic=f"raw/{device_id}", message_encoding=RAW_ENCODING, schema_id=0, metadata=meta)
+
     def write_raw(self, device_id: str, received_at_s: float, data: bytes) -> None:
         """Append one raw notification (the bytes exactly as received) on the device's channel."""
         self._check_open()
-        channel = self._devices.get(device_id)
-        if channel is None:
-            channel = self._writer.register_channel(topic=f"raw/{device_id}",
-                                                    message_encoding=RAW_ENCODING, schema_id=0,
-                                                    metadata={"device_id": device_id})
-            self._devices[device_id] = channel
+        if device_id not in self._devices:
+            self.add_device(device_id)
+        channel = self._devices[device_id]
         self._add(channel, _log_time_ns(received_at_s),
                   _RAW_HEADER.pack(float(received_at_s)) + bytes(data))
 
@@ -226,6 +235,17 @@ class McapRecorder:
                 os.fsync(self._file.fileno())
         finally:
             self._file.close()
+
+    def abort(self) -> None:
+        """Close the file without writing anything more (after a failed write: what was
+        flushed before stays readable; the index and footer are not written)."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._file.close()
+        except OSError:
+            pass
 
     def _check_open(self) -> None:
         if self._closed:
@@ -312,6 +332,18 @@ def read_raw(path: str | Path) -> list[tuple[str, float, bytes]]:
             (received,) = _RAW_HEADER.unpack_from(record.data)
             out.append((devices[record.channel_id], received,
                         bytes(record.data[_RAW_HEADER.size:])))
+    return out
+
+
+def read_raw_devices(path: str | Path) -> dict[str, dict[str, str]]:
+    """The raw channels of an imu-hip MCAP file: device id -> channel metadata (untrusted)."""
+    out: dict[str, dict[str, str]] = {}
+    for record in _iter_records(path, str(path)):
+        if isinstance(record, str):
+            break
+        if isinstance(record, Channel) and record.message_encoding == RAW_ENCODING:
+            device_id = record.metadata.get("device_id", record.topic.removeprefix("raw/"))
+            out.setdefault(device_id, dict(record.metadata))
     return out
 
 
