@@ -1,0 +1,78 @@
+"""``imu-hip view``: the live viewer (a device, the simulator, or a recording replayed)."""
+
+from __future__ import annotations
+
+import argparse
+
+from imu_hip.cli import positive_float
+
+ORDER = 40
+
+
+def replay_speed(text: str) -> float:
+    """argparse type: a replay speed from 1 to 16."""
+    value = positive_float(text)
+    if not 1.0 <= value <= 16.0:
+        raise argparse.ArgumentTypeError(f"speed must be within 1-16, got {text!r}")
+    return value
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "view",
+        help="live viewer: signals and per-step feedback from a device, the simulator or a file",
+        description="Open the viewer (needs the viewer extra: pip install imu-hip[viewer]). "
+        "Keys: Space play/pause (replay), P freeze the display, M marker, R record, "
+        "Left/Right seek 10 s, +/- speed.",
+    )
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("file", nargs="?", help="recording to replay (imu-hip CSV or MCAP)")
+    src.add_argument("--sim", action="store_true", help="a simulated runner (no hardware)")
+    src.add_argument("--device", action="append", metavar="ADDRESS",
+                     help="BLE device address or name (repeat for several devices)")
+    p.add_argument("--speed", type=replay_speed, default=1.0,
+                   help="replay speed, 1-16 (default 1; with --sim it fast-forwards the run)")
+    p.add_argument("--window", type=positive_float, default=10.0, metavar="S",
+                   help="raw-signal window in seconds (default 10, at most 60)")
+    p.add_argument("--cadence-target", type=positive_float, metavar="SPM",
+                   help="cadence target (default: first 2 minutes of running +7.5 %%)")
+    p.add_argument("--drop-limit", type=positive_float, default=7.0, metavar="DEG",
+                   help="pelvic-drop limit in degrees (default 7)")
+    p.add_argument("--screenshot", metavar="PATH", help="save a PNG of the window and exit")
+    p.add_argument("--duration", type=positive_float, metavar="S",
+                   help="run S seconds then exit (with --screenshot: then save it)")
+    p.add_argument("--seed", type=int, default=7, help="--sim: random seed of the runner")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from imu_hip.model import ImuHipError
+
+    if args.screenshot and args.duration is None:
+        raise ImuHipError("--screenshot needs --duration S (how long to run before saving)")
+    if args.window > 60.0:
+        raise ImuHipError(f"--window must be at most 60 s, got {args.window:g}")
+    recording = None
+    if args.file:
+        from imu_hip.io import read_recording
+
+        recording = read_recording(args.file)  # a bad file fails here, before any window
+    from imu_hip.viewer.qt import load_qt
+
+    load_qt()  # one-line error naming the viewer extra if PyQt6/pyqtgraph are missing
+    from imu_hip.viewer import app
+    from imu_hip.viewer.sources import live_source
+
+    common = dict(
+        speed=args.speed,
+        window_s=args.window,
+        cadence_target_spm=args.cadence_target,
+        drop_limit_deg=args.drop_limit,
+        screenshot=args.screenshot,
+        duration_s=args.duration,
+    )
+    if recording is not None:
+        return app.run_viewer(recording, title=f"imu-hip: {args.file}", **common)
+    source, live = live_source(sim=args.sim, devices=args.device, seed=args.seed)
+    title = "imu-hip: simulated runner" if args.sim else "imu-hip: " + ", ".join(args.device)
+    return app.run_viewer(source, live=live, title=title, **common)
