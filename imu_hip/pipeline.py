@@ -399,11 +399,14 @@ def analyze_sensor(
     block_size: int = 1 << 16,
     progress: Callable[[float], None] | None = None,
     source: str = "",
+    calibration: Any = "auto",
 ) -> AnalysisResult:
     """Analyse one sacral stream offline through the same stages as live streaming.
 
     ``axes``: ``"auto"`` finds the sensor-to-body rotation from the data; ``"body"`` declares
     the recording's axes to be the body frame already (x forward, y left, z up).
+    ``calibration``: see :func:`imu_hip.calibration.prepare_for_analysis` (``"auto"``: the
+    sensor's stored calibration, then gyro bias from still periods; the summary states it).
     """
     if sensor.placement not in ("sacrum", "unknown"):
         raise InputError(
@@ -413,6 +416,9 @@ def analyze_sensor(
         )
     if axes not in AXES:
         raise ImuHipError(f"axes must be one of {', '.join(AXES)}, got {axes!r}")
+    from imu_hip.calibration import prepare_for_analysis
+
+    sensor, calibration_info = prepare_for_analysis(sensor, calibration)
     stage = SacralStage(
         sensor.rate_hz,
         sensor.has_gyro,
@@ -429,7 +435,9 @@ def analyze_sensor(
             progress(done / total)
     parts.append(stage.finish())
     steps = StepTable.concat(parts)
-    return result_from_stage(stage, steps, sensor, mass_kg, source)
+    result = result_from_stage(stage, steps, sensor, mass_kg, source)
+    result.summary["calibration"] = calibration_info
+    return result
 
 
 def result_from_stage(
