@@ -53,7 +53,7 @@ class PanelSpec:
 
 
 PANELS: tuple[PanelSpec, ...] = (
-    PanelSpec("cadence_spm", "cadence", "spm"),
+    PanelSpec("cadence_spm", "cadence", "spm", decimals=1),
     PanelSpec("contact_time_s", "contact time", "ms", scale=1000.0),
     PanelSpec("flight_time_s", "flight time", "ms", scale=1000.0),
     PanelSpec("impact_peak_g", "impact peak", "g", decimals=2),
