@@ -613,6 +613,73 @@ def _to_mirrored(kind: str) -> Callable[..., np.ndarray]:
     return to
 
 
+def _to_band(half_g: float, levels: int = 11) -> Callable[..., np.ndarray]:
+    """TO as the first fall through the band FLIGHT_G +- ``half_g`` after the active peak, the
+    crossing time averaged over ``levels`` evenly spaced levels (levels not reached are left
+    out; NaN when FLIGHT_G itself is not crossed). Less sensitive to a short plateau at the end
+    of stance sitting near one level."""
+
+    def to(s: np.ndarray, hump: np.ndarray, top: np.ndarray, end: np.ndarray) -> np.ndarray:
+        active = sacrum._seg_argext(s, np.maximum(hump, top), end, largest=True)
+        m = top.shape[0]
+        lv = np.linspace(sacrum.FLIGHT_G - half_g, sacrum.FLIGHT_G + half_g, levels)
+        t = sacrum._crossings(s, np.tile(lv, m), np.repeat(active, lv.size),
+                              np.repeat(end, lv.size), rising=False, last=False)
+        t = t.reshape(m, lv.size)
+        main = sacrum._crossings(s, np.full(m, sacrum.FLIGHT_G), active, end, rising=False,
+                                 last=False)
+        with np.errstate(invalid="ignore"):
+            mean = np.nanmean(np.where(np.isfinite(t), t, np.nan), axis=1)
+        return np.where(np.isfinite(main), mean, np.nan)
+
+    return to
+
+
+def _to_zero_g(s: np.ndarray, hump: np.ndarray, top: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """TO where support ends (proper acceleration 0 g): the falling flank at its FLIGHT_G
+    crossing, extrapolated along its local slope down to 0 g."""
+    active = sacrum._seg_argext(s, np.maximum(hump, top), end, largest=True)
+    c = sacrum._crossings(s, np.full(top.shape[0], sacrum.FLIGHT_G), active, end,
+                          rising=False, last=False)
+    out = np.full(c.shape, np.nan)
+    ok = np.isfinite(c)
+    j = np.floor(c[ok]).astype(np.intp)
+    slope = s[j + 1] - s[j]
+    out[ok] = np.where(slope < 0, c[ok] + sacrum.FLIGHT_G / -slope, np.nan)
+    return out
+
+
+def _ic_band_edge(s: np.ndarray, trough: np.ndarray, top: np.ndarray) -> np.ndarray:
+    """IC with the toe-off's definition: the last rise through FLIGHT_G before the contact's
+    highest sample (contact = signal above the free-fall band)."""
+    return sacrum._crossings(s, np.full(trough.shape[0], sacrum.FLIGHT_G), trough, top,
+                             rising=True, last=True)
+
+
+def _ic_knee(s: np.ndarray, trough: np.ndarray, top: np.ndarray) -> np.ndarray:
+    """IC at the knee of the rise: the largest second derivative between the trough and the
+    steepest point below half the rise (for a zero-phase filtered ramp it sits exactly at the
+    ramp's start), to a sub-sample."""
+    out = np.full(trough.shape[0], np.nan)
+    ds = np.gradient(s)
+    d2 = np.gradient(ds)
+    for k, (a, b) in enumerate(zip(trough, top, strict=True)):
+        seg = s[a : b + 1]
+        base, amp = seg.min(), s[b] - seg.min()
+        if amp <= 0:
+            continue
+        k_hi = a + int(np.argmax(seg >= base + sacrum.RISE_TOP * amp))
+        j = a + int(np.argmax(ds[a : k_hi + 1]))
+        if j - a < 2:
+            continue
+        i = a + int(np.argmax(d2[a : j + 1]))
+        if 0 < i < s.size - 1:
+            y0, y1, y2 = d2[i - 1], d2[i], d2[i + 1]
+            den = y0 - 2.0 * y1 + y2
+            out[k] = i + (float(np.clip(0.5 * (y0 - y2) / den, -0.5, 0.5)) if den else 0.0)
+    return out
+
+
 def _summary_row(label: str, trials: list[Trial], sims: list[SimRun]) -> list[str]:
     rows = [(tr.name, running_stats(detect(tr), tr)) for tr in trials]
     srows = [(s.name, sim_stats(detect(s), s.truth)) for s in sims]
@@ -645,6 +712,11 @@ def alternatives(trials: list[Trial], sims: list[SimRun]) -> str:
         ("TO: fall mirrored, line 50-20 % to base", {"_toe_off_running": _to_mirrored("line")}),
         ("TO: fall mirrored, steepest tangent to base",
          {"_toe_off_running": _to_mirrored("tangent")}),
+        ("TO: falling flank at FLIGHT_G extrapolated to 0 g", {"_toe_off_running": _to_zero_g}),
+        ("TO: crossing averaged over FLIGHT_G +- 0.1 g", {"_toe_off_running": _to_band(0.1)}),
+        ("TO: crossing averaged over FLIGHT_G +- 0.2 g", {"_toe_off_running": _to_band(0.2)}),
+        ("IC: rise through FLIGHT_G (TO's definition)", {"_ic_running": _ic_band_edge}),
+        ("IC: knee (largest 2nd derivative) of the rise", {"_ic_running": _ic_knee}),
     ]
     body = []
     for label, fns in cases:
@@ -677,6 +749,29 @@ def sweep(trials: list[Trial], sims: list[SimRun]) -> str:
         with override(**consts):
             body.append(_summary_row(label, trials, sims))
     return md_table(SWEEP_HEAD, body)
+
+
+def tilt_effect(trials: list[Trial]) -> str:
+    """Running results (detector only) when the two channels are rotated about the
+    mediolateral axis, mixing the AP channel into "vertical" (a sensor pitched by that angle).
+    A diagnostic, not a correction: on this clipped data the sensor's true pitch cannot be
+    measured (gravity is cut off in flight), so no angle is chosen from it."""
+    body = []
+    for deg in (-20.0, -10.0, -5.0, 0.0, 5.0, 10.0, 20.0):
+        th = np.radians(deg)
+        rows = []
+        for tr in trials:
+            acc = tr.acc_body_mps2.copy()
+            x, z = acc[:, 0].copy(), acc[:, 2].copy()
+            acc[:, 0] = np.cos(th) * x - np.sin(th) * z
+            acc[:, 2] = np.cos(th) * z + np.sin(th) * x
+            rot = Trial(tr.name, tr.rate_hz, acc, None, tr.ref, tr.extra)
+            rows.append((tr.name, running_stats(detect(rot), rot)))
+        body.append([f"{deg:+.0f}", _f(_ms(_pool(rows, "ic_err"))["mae"]),
+                     _f(_ms(_pool(rows, "to_err"))["mean"], "{:+.1f}"),
+                     _f(_ms(_pool(rows, "ct_err"))["rmse"]),
+                     _f(_ms(_pool(rows, "step_err"))["mae"])])
+    return md_table(["pitch (deg)", "IC MAE", "TO err", "CT RMSE", "ST MAE"], body)
 
 
 # --------------------------------------------------------------------------- raw sample
@@ -761,6 +856,14 @@ def main(argv: list[str] | None = None) -> int:
         print("\n## Sensitivity of the running results to the method constants "
               "(detector only)\n")
         print(sweep(trials, sims))
+        print("\n## Sensitivity to the AP acceleration leaking into the vertical channel "
+              "(detector only, the two channels rotated about the mediolateral axis)\n")
+        print(tilt_effect(trials))
+        print("\nThe initial contact (and so the step time) moves with the share of the braking "
+              "transient in the vertical channel; the toe-off moves with the AP channel's offset "
+              "in flight. The automatic alignment (second table) measures the pitch from gravity, "
+              "which this clipped data set biases; on an unclipped recording it is the default "
+              "path.\n")
     if (root / "lowerback_walking_mocap").is_dir():
         recs = walking_recordings(root)
         print("\n## Walking: lower-back IMU vs reference ICs inside reference walking bouts "
