@@ -103,7 +103,8 @@ class DeviceStatus:
     ``packets``: notifications received (duplicates included); ``lost_packets``: missing
     according to sequence numbers / device time; ``loss_pct``: lost / (lost + unique received).
     ``malformed``: notifications the decoder rejected. ``clock_offset_s``: host minus device
-    time; ``drift_ppm``: host clock rate relative to the device's (NaN until known).
+    time; ``drift_ppm``: device clock rate error against the host clock (positive: the device
+    clock runs fast; NaN until known).
     ``last_received_at``: host time of the last notification (NaN before).
     """
 

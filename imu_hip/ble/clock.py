@@ -218,12 +218,14 @@ class ClockMapper:
 
     @property
     def drift_ppm(self) -> float:
-        """Estimated drift of the host clock relative to the device clock (ppm; NaN before)."""
+        """Estimated rate error of the device clock against the host clock (ppm; positive: the
+        device clock runs fast; NaN until the window spans ``min_span_s``)."""
         if self._fit is None or len(self._bins) < 2:
             return math.nan
         if self._bins[-1][0] - self._bins[0][0] < self.min_span_s:
             return math.nan
-        return self._fit[1] * 1e6
+        b = self._fit[1]  # d(host - device)/d(device) = 1 / (1 + drift) - 1
+        return -b / (1.0 + b) * 1e6
 
 
 class SampleCounter:

@@ -1,0 +1,258 @@
+"""``imu-hip record``: stream 1-3 devices into an MCAP recording, with live per-step metrics."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+from imu_hip.cli import positive_float
+from imu_hip.model import PLACEMENTS, ImuHipError
+
+ORDER = 30
+
+SIM_PLACEMENTS = ("sacrum", "left_foot", "right_foot")
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "record",
+        help="record 1-3 sensors (BLE, or simulated with --sim) into an MCAP file, showing "
+        "live metrics",
+        description="Connect to 1-3 devices, stream, show per-step metrics live and record every "
+        "notification (raw bytes and decoded samples) into an MCAP file. Ctrl-C stops and "
+        "closes the file; `imu-hip analyze FILE` analyses it.",
+    )
+    p.add_argument("--device", action="append", default=[], metavar="NAME_OR_ADDRESS=PLACEMENT",
+                   help="a device and where it is worn (placements: "
+                   f"{', '.join(p for p in PLACEMENTS if p != 'unknown')}); repeat for up to 3")
+    p.add_argument("--sim", nargs="?", const="sacrum", metavar="PLACEMENTS",
+                   help="use simulated devices instead of Bluetooth: comma-separated placements "
+                   "(default sacrum; e.g. sacrum,left_foot,right_foot)")
+    p.add_argument("--out", required=True, metavar="FILE", help="recording to write (.mcap)")
+    p.add_argument("--overwrite", action="store_true", help="replace FILE if it exists")
+    p.add_argument("--duration", type=positive_float, metavar="S",
+                   help="stop after S seconds of data (default: until Ctrl-C)")
+    p.add_argument("--protocol", help="protocol of devices that do not announce one "
+                   "(see imu-hip scan)")
+    p.add_argument("--speed", type=positive_float, default=1.0,
+                   help="--sim only: run the simulated devices this many times faster than "
+                   "real time")
+    p.add_argument("--seed", type=int, default=0, help="--sim only: seed of the simulated runner")
+    p.add_argument("--status-every", type=positive_float, default=5.0, metavar="S",
+                   help="print the device status lines every S seconds (default 5)")
+    p.add_argument("--quiet", action="store_true", help="no per-step lines")
+    p.set_defaults(func=run)
+
+
+def parse_device(text: str) -> tuple[str, str]:
+    """``NAME_OR_ADDRESS=PLACEMENT`` -> (name or address, placement); ImuHipError if malformed."""
+    from imu_hip.text import terminal_safe
+
+    name, sep, placement = text.rpartition("=")
+    name, placement = name.strip(), placement.strip()
+    if not sep or not name:
+        raise ImuHipError(f"--device {terminal_safe(text, 80)!r}: expected "
+                          "NAME_OR_ADDRESS=PLACEMENT, e.g. \"Polar Sense 1234=sacrum\"")
+    if placement not in PLACEMENTS or placement == "unknown":
+        raise ImuHipError(f"--device {terminal_safe(text, 80)!r}: unknown placement "
+                          f"{terminal_safe(placement, 40)!r}; expected one of sacrum, "
+                          "left_foot, right_foot")
+    return name, placement
+
+
+def parse_sim(text: str) -> tuple[str, ...]:
+    """``sacrum,left_foot`` -> placements; ImuHipError if unknown or repeated."""
+    from imu_hip.text import terminal_safe
+
+    parts = tuple(p.strip() for p in text.split(",") if p.strip())
+    bad = [p for p in parts if p not in SIM_PLACEMENTS]
+    if not parts or bad:
+        raise ImuHipError(f"--sim {terminal_safe(text, 80)!r}: expected comma-separated "
+                          f"placements from {', '.join(SIM_PLACEMENTS)}")
+    if len(set(parts)) != len(parts):
+        raise ImuHipError(f"--sim {terminal_safe(text, 80)!r}: a placement is repeated")
+    return parts
+
+
+def check_out(path: Path, overwrite: bool) -> None:
+    """Fail before connecting if the recording cannot be written."""
+    if path.exists() and not overwrite:
+        raise ImuHipError(f"{path}: exists; choose another --out or add --overwrite")
+    if path.exists() and path.is_dir():
+        raise ImuHipError(f"{path}: is a folder, expected a file name")
+    if not path.parent.exists():
+        raise ImuHipError(f"{path.parent}: folder does not exist")
+
+
+def run(args: argparse.Namespace) -> int:
+    import asyncio
+
+    out = Path(args.out)
+    if args.sim is None and not args.device:
+        raise ImuHipError("give --device NAME_OR_ADDRESS=PLACEMENT (1-3 times) or --sim")
+    if args.sim is not None and args.device:
+        raise ImuHipError("--sim and --device cannot be combined")
+    if len(args.device) > 3:
+        raise ImuHipError(f"at most 3 devices, got {len(args.device)}")
+    devices = [parse_device(d) for d in args.device]
+    placements = parse_sim(args.sim) if args.sim is not None else tuple(p for _, p in devices)
+    if len(set(placements)) != len(placements):
+        raise ImuHipError("two devices have the same placement")
+    check_out(out, args.overwrite)
+    return asyncio.run(_record(args, out, devices))
+
+
+async def _make_links(args: argparse.Namespace, devices: list[tuple[str, str]]) -> list[Any]:
+    from imu_hip.session import DeviceSpec
+
+    if args.sim is not None:
+        from imu_hip.ble.virtual import virtual_devices
+
+        links = virtual_devices(parse_sim(args.sim), duration_s=args.duration, speed=args.speed,
+                                seed=args.seed)
+        return [DeviceSpec(link, link.placement, "imu-hip") for link in links]
+    try:
+        from imu_hip.ble.bleak_link import BleakLink
+        from imu_hip.ble.scan import find_device
+    except ImportError as err:  # pragma: no cover - depends on the installation
+        raise ImuHipError(f"Bluetooth support is not available ({err}); try --sim") from None
+    from imu_hip.text import terminal_safe
+
+    specs = []
+    for name, placement in devices:
+        found = await find_device(name)
+        protocol = found.info.protocol or args.protocol
+        if not protocol:
+            raise ImuHipError(f"{terminal_safe(name, 80)!r}: unknown protocol; give --protocol")
+        link = BleakLink(found.device, protocol, name=found.info.name)
+        specs.append(DeviceSpec(link, placement, protocol))
+    return specs
+
+
+async def _record(args: argparse.Namespace, out: Path, devices: list[tuple[str, str]]) -> int:
+    import asyncio
+    import signal
+
+    from imu_hip.session import Session
+
+    specs = await _make_links(args, devices)
+    view = LiveView(sys.stdout, quiet=args.quiet)
+    session = Session(specs, record_to=out, on_steps=view.on_steps,
+                      metadata={"command": "imu-hip record",
+                                "simulated": "true" if args.sim is not None else "false"})
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, session.request_stop)
+        except (NotImplementedError, RuntimeError):  # pragma: no cover - Windows
+            pass
+    wall_s = None
+    if args.duration is not None and args.sim is None:
+        wall_s = args.duration
+
+    async def status_loop() -> None:
+        while True:
+            await asyncio.sleep(args.status_every)
+            view.print_status(session.status())
+
+    async def timer() -> None:
+        assert wall_s is not None
+        await asyncio.sleep(wall_s)
+        session.request_stop()
+
+    extra = [asyncio.create_task(status_loop())]
+    if wall_s is not None:
+        extra.append(asyncio.create_task(timer()))
+    view.header(specs, out)
+    try:
+        await session.run()
+    finally:
+        for t in extra:
+            t.cancel()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.remove_signal_handler(sig)
+            except (NotImplementedError, RuntimeError):  # pragma: no cover
+                pass
+    status = session.status()
+    view.print_status(status)
+    view.footer(session, out)
+    if session.recording_error:
+        raise ImuHipError(session.recording_error)
+    if not any(s.samples for s in status.values()):
+        raise ImuHipError("no data was received from any device")
+    return 0
+
+
+def _fmt(value: float, spec: str, unit: str = "") -> str:
+    return "   -" if not math.isfinite(value) else f"{value:{spec}}{unit}"
+
+
+class LiveView:
+    """Plain-text live output: one line per step, status lines per device (names escaped)."""
+
+    def __init__(self, stream: TextIO, quiet: bool = False):
+        self.stream = stream
+        self.quiet = quiet
+        self.t0: float | None = None
+        self.steps = 0
+
+    def _write(self, text: str) -> None:
+        try:
+            self.stream.write(text + "\n")
+            self.stream.flush()
+        except (BrokenPipeError, ValueError):
+            pass
+
+    def header(self, specs: list[Any], out: Path) -> None:
+        from imu_hip.text import terminal_safe
+
+        for s in specs:
+            self._write(f"device {terminal_safe(s.link.info.name, 60)} "
+                        f"[{terminal_safe(s.device_id, 40)}] -> {s.placement} ({s.protocol})")
+        self._write(f"recording to {out}; Ctrl-C stops")
+        if not self.quiet:
+            self._write(f"{'time':>7} {'side':<5} {'cadence':>8} {'contact':>8} {'impact':>7} "
+                        f"{'vGRF':>6} {'drop L':>7} {'drop R':>7}   (pelvic drop in left / "
+                        "right stance)")
+
+    def on_steps(self, placement: str, steps) -> None:
+        self.steps += len(steps)
+        if self.quiet:
+            return
+        for row in steps.rows():
+            if self.t0 is None:
+                self.t0 = row["t_ic_s"]
+            drop = row["pelvic_drop_deg"]
+            left = drop if row["side"] == "left" else math.nan
+            right = drop if row["side"] == "right" else math.nan
+            self._write(
+                f"{row['t_ic_s'] - self.t0:7.1f} {row['side']:<5} "
+                f"{_fmt(row['cadence_spm'], '6.0f', ' spm'):>8} "
+                f"{_fmt(row['contact_time_s'] * 1e3, '5.0f', ' ms'):>8} "
+                f"{_fmt(row['impact_peak_g'], '5.2f', ' g'):>7} "
+                f"{_fmt(row['vgrf_peak_bw'], '4.2f', ' BW'):>6} "
+                f"{_fmt(left, '5.1f', ' °'):>7} {_fmt(right, '5.1f', ' °'):>7}")
+
+    def print_status(self, status: dict) -> None:
+        from imu_hip.text import terminal_safe
+
+        for s in status.values():
+            battery = f"{s.battery_pct:.0f} %" if math.isfinite(s.battery_pct) else "?"
+            drift = f"{s.drift_ppm:+.0f} ppm" if math.isfinite(s.drift_ppm) else "? ppm"
+            self._write(
+                f"[{s.placement}] {terminal_safe(s.name, 40)}: {terminal_safe(s.state, 20)}"
+                f"{' (' + terminal_safe(s.detail, 60) + ')' if s.detail else ''}, battery "
+                f"{battery}, {s.packets} packets, loss {s.loss_pct:.1f} % ({s.lost_packets}), "
+                f"{s.duplicates} dup, {s.malformed} bad, clock drift {drift}")
+
+    def footer(self, session: Any, out: Path) -> None:
+        self._write(f"stopped: {len(session.steps())} steps; recording {out} closed"
+                    + (f" ({session.recording_error})" if session.recording_error else "")
+                    + f"; analyse with: imu-hip analyze {out}")
+
+
+__all__ = ["LiveView", "check_out", "parse_device", "parse_sim"]
