@@ -189,6 +189,7 @@ class RunData:
     start_utc: datetime | None = None
     start_source: str = "unknown"
     notes: list[str] = field(default_factory=list)  # our own remarks (e.g. streams not analysed)
+    results: list[Any] = field(default_factory=list)  # the analysis results it was built from
 
     def stats(self, group: str, name: str) -> MetricStats | None:
         g = self.groups.get(group)
@@ -346,10 +347,11 @@ def collect_run(
     a combined result holding them in ``.results``. Sacral results form the ``hip`` group;
     shoe results (placement ``left_foot``/``right_foot``, or a ``.strides`` table) form ``shoes``.
     """
+    flat = list(_flatten(results))
     hip: list[tuple[dict[str, np.ndarray], dict]] = []
     shoes: list[tuple[dict[str, np.ndarray], dict]] = []
     summaries: list[dict[str, Any]] = []
-    for r in _flatten(results):
+    for r in flat:
         summary = dict(getattr(r, "summary", None) or {})
         summaries.append(summary)
         placement = str(summary.get("placement", "sacrum"))
@@ -386,6 +388,7 @@ def collect_run(
         source=source,
         start_utc=start_utc,
         start_source=start_source,
+        results=flat,
     )
 
 
@@ -435,7 +438,7 @@ def run_start(
     """
     if override is not None:
         d = override if override.tzinfo else override.astimezone()  # naive: local time
-        return d.astimezone(UTC), "given by the user (--date)"
+        return d.astimezone(UTC), "given with --date"
     lower = {str(k).lower(): v for k, v in metadata.items()}
     for key in START_KEYS:
         if key in lower:
