@@ -60,8 +60,9 @@ from imu_hip.model import Block, G, ImuHipError, InputError, SensorRecording
 DATA_DIR_ENV = "IMU_HIP_DATA_DIR"
 #: Version of the calibration file layout.
 FILE_VERSION = 1
-#: Metadata key stating which calibration was applied to a recording.
-APPLIED_KEY = "calibration_applied"
+#: Metadata key stating which calibration was applied to a recording (the live session stores
+#: :meth:`Calibration.metadata` under ``calibration.<key>``, so this is the same key).
+APPLIED_KEY = "calibration.applied"
 
 #: Largest per-axis moving std of the raw acceleration (m/s²) in a static pose. Sensor noise is
 #: 0.01-0.04 m/s² RMS at 100-400 Hz (70-250 µg/√Hz, ICM-42688-P / BMI270 / LSM6DSO datasheets);
@@ -156,6 +157,25 @@ class Calibration:
     def correct_gyr(self, gyr_rads: np.ndarray) -> np.ndarray:
         """Bias-corrected (n, 3) angular rate (rad/s)."""
         return np.asarray(gyr_rads, dtype=np.float64) - self.gyr_bias_rads
+
+    def apply(self, block: Block) -> Block:
+        """The corrected block (the live session's calibration hook)."""
+        out = apply_calibration(block, self)
+        assert isinstance(out, Block)
+        return out
+
+    def metadata(self) -> dict[str, str]:
+        """Text stored with a recording's channel to say what was applied (the session prefixes
+        the keys with ``calibration.``)."""
+        return {
+            "applied": self.label(),
+            "device_id": self.device_id,
+            "date": self.date,
+            "method": self.method,
+            "acc_bias_mps2": json.dumps(self.acc_bias_mps2.tolist()),
+            "acc_matrix": json.dumps(self.acc_matrix.tolist()),
+            "gyr_bias_rads": json.dumps(self.gyr_bias_rads.tolist()),
+        }
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dictionary (the file layout)."""
@@ -322,14 +342,24 @@ def apply_calibration(data: SensorRecording | Block, cal: Calibration) -> Sensor
     gyr = None if data.gyr_rads is None else cal.correct_gyr(data.gyr_rads)
     if isinstance(data, Block):
         return replace(data, acc_mps2=acc, gyr_rads=gyr)
-    if APPLIED_KEY in data.metadata:
+    done = applied_calibration(data.metadata)
+    if done is not None:
         raise ImuHipError(f"sensor {data.sensor_id!r} already has a calibration applied "
-                          f"({data.metadata[APPLIED_KEY]})")
+                          f"({done})")
     meta = dict(data.metadata)
     meta[APPLIED_KEY] = cal.label()
     return SensorRecording(sensor_id=data.sensor_id, placement=data.placement,
                            rate_hz=data.rate_hz, t_s=data.t_s, acc_mps2=acc, gyr_rads=gyr,
                            metadata=meta)
+
+
+def applied_calibration(metadata: dict[str, str]) -> str | None:
+    """What a recording's metadata says was applied already (None: nothing). Any
+    ``calibration.*`` key counts (the live session stores the calibration it applied)."""
+    if APPLIED_KEY in metadata:
+        return metadata[APPLIED_KEY]
+    keys = sorted(k for k in metadata if k.startswith("calibration."))
+    return f"calibration ({', '.join(keys)})" if keys else None
 
 
 # ------------------------------------------------------------------------------------------
@@ -1176,15 +1206,17 @@ def prepare_for_analysis(sensor: SensorRecording, calibration: Calibration | str
     ``calibration``: ``"auto"`` (the stored calibration of the sensor's id, if any), a
     :class:`Calibration`, or None (raw: nothing applied, no gyro tracking). Unless None, with a
     gyroscope, the bias left after that is tracked over the still periods (>= 2 s) of the
-    recording and subtracted. A recording that already states a calibration is left as it is.
+    recording and subtracted. A recording that states a calibration applied when it was
+    recorded (live session) gets no second one, only the gyro tracking.
     """
     info: dict[str, Any] = {"applied": "none", "gyro_bias_still_periods": 0}
     if calibration is None:
         return sensor, info
-    if APPLIED_KEY in sensor.metadata:
-        info["applied"] = sensor.metadata[APPLIED_KEY] + " (before analysis)"
-        return sensor, info
-    if calibration == "auto":
+    done = applied_calibration(sensor.metadata)
+    cal = None
+    if done is not None:
+        info["applied"] = done + " (applied when recorded)"
+    elif calibration == "auto":
         cal = calibration_for(sensor.sensor_id)
         if cal is not None:
             info["file"] = str(calibration_path(sensor.sensor_id))
@@ -1210,7 +1242,11 @@ def prepare_for_analysis(sensor: SensorRecording, calibration: Calibration | str
     if cal is None and info["gyro_bias_still_periods"] == 0:
         return sensor, info
     meta = dict(sensor.metadata)
-    meta[APPLIED_KEY] = info["applied"]
+    if cal is not None:
+        meta[APPLIED_KEY] = info["applied"]
+    if info["gyro_bias_still_periods"]:
+        meta["calibration.gyro_bias_tracking"] = (
+            f"subtracted, from {info['gyro_bias_still_periods']} still periods")
     out = SensorRecording(sensor.sensor_id, sensor.placement, sensor.rate_hz, sensor.t_s, acc,
                           gyr, meta)
     return out, info
@@ -1220,12 +1256,80 @@ def prepare_for_analysis(sensor: SensorRecording, calibration: Calibration | str
 # writing to / reading from a device speaking the imu-hip protocol
 
 
-async def write_to_device(link: Any, cal: Calibration, token: int = 1) -> Calibration:
-    """Write ``cal`` to a device speaking the open imu-hip protocol through ``link`` (a
-    :class:`imu_hip.ble.link.Link`: commands written to the control characteristic, the
-    response read from the response characteristic), read it back and return what the device
-    holds. :class:`ImuHipError` when the device refuses or the read-back differs from the
-    float32 values sent."""
+class CommandChannel:
+    """Command/response exchange with a device speaking the imu-hip protocol over a
+    :class:`imu_hip.ble.link.Link`.
+
+    Responses arrive as notifications on the protocol's Response characteristic: pass them to
+    :meth:`on_notification` (e.g. from the link's notification handler). When none arrives within
+    ``timeout_s``, the Response characteristic is read once instead (for links or devices that
+    allow reading it). Responses are matched to commands by opcode and token.
+    """
+
+    def __init__(self, link: Any, timeout_s: float = 2.0):
+        self.link = link
+        self.timeout_s = timeout_s
+        self._token = 0
+        self._waiting: dict[tuple[int, int], Any] = {}
+
+    def on_notification(self, uuid: str, data: bytes, received_at: float = 0.0) -> bool:
+        """Take a notification; True when it was a response this channel was waiting for."""
+        from imu_hip.protocols import imu_hip_protocol as proto
+
+        if str(uuid).lower() != proto.RESPONSE_UUID:
+            return False
+        try:
+            resp = proto.decode_response(bytes(data))
+        except ImuHipError:
+            return False
+        fut = self._waiting.pop((resp.op, resp.token), None)
+        if fut is None or fut.done():
+            return False
+        fut.set_result(resp)
+        return True
+
+    def next_token(self) -> int:
+        self._token = (self._token + 1) & 0xFF
+        return self._token
+
+    async def request(self, op: int, payload: bytes = b"", device_id: str = "device") -> Any:
+        """Send one command and return its OK response; :class:`ImuHipError` otherwise."""
+        import asyncio
+
+        from imu_hip.protocols import imu_hip_protocol as proto
+
+        token = self.next_token()
+        key = (int(op), token)
+        fut = asyncio.get_running_loop().create_future()
+        self._waiting[key] = fut
+        try:
+            await self.link.write(proto.CONTROL_UUID, proto.encode_command(op, payload, token))
+            try:
+                resp = await asyncio.wait_for(asyncio.shield(fut), self.timeout_s)
+            except TimeoutError:
+                try:
+                    resp = proto.decode_response(await self.link.read(proto.RESPONSE_UUID))
+                except ImuHipError as e:
+                    raise ImuHipError(f"device {device_id}: no response to op {int(op):#04x} "
+                                      f"within {self.timeout_s:g} s ({e})") from None
+        finally:
+            self._waiting.pop(key, None)
+        if resp.op != int(op) or resp.token != token:
+            raise ImuHipError(f"device {device_id}: answered another command (op {resp.op:#04x}"
+                              f", token {resp.token}) instead of op {int(op):#04x}")
+        if not resp.ok:
+            try:
+                status = proto.Status(resp.status).name
+            except ValueError:
+                status = str(resp.status)
+            raise ImuHipError(f"device {device_id}: refused op {int(op):#04x} (status {status})")
+        return resp
+
+
+async def write_to_device(channel: CommandChannel, cal: Calibration) -> Calibration:
+    """Write ``cal`` to a device speaking the open imu-hip protocol, read it back and return what
+    the device holds; :class:`ImuHipError` when the device refuses or the read-back differs from
+    the float32 values sent. (The device stores it; it does not apply it to its data.)"""
     from imu_hip.protocols import imu_hip_protocol as proto
 
     dev = proto.Calibration(
@@ -1233,8 +1337,8 @@ async def write_to_device(link: Any, cal: Calibration, token: int = 1) -> Calibr
         tuple(tuple(float(v) for v in row) for row in cal.acc_matrix),
         tuple(float(v) for v in cal.gyr_bias_rads),
     )
-    await _exchange(link, proto.cmd_write_calibration(dev, token), cal.device_id)
-    back = await read_from_device(link, cal.device_id, token=(token + 1) & 0xFF)
+    await channel.request(proto.Op.WRITE_CALIBRATION, proto.pack_calibration(dev), cal.device_id)
+    back = await read_from_device(channel, cal.device_id)
     sent = np.concatenate([cal.acc_bias_mps2, cal.acc_matrix.ravel(), cal.gyr_bias_rads])
     got = np.concatenate([back.acc_bias_mps2, back.acc_matrix.ravel(), back.gyr_bias_rads])
     if not np.array_equal(sent.astype(np.float32), got.astype(np.float32)):
@@ -1243,34 +1347,11 @@ async def write_to_device(link: Any, cal: Calibration, token: int = 1) -> Calibr
     return back
 
 
-async def read_from_device(link: Any, device_id: str, token: int = 1) -> Calibration:
+async def read_from_device(channel: CommandChannel, device_id: str) -> Calibration:
     """The calibration stored on a device speaking the imu-hip protocol."""
     from imu_hip.protocols import imu_hip_protocol as proto
 
-    resp = await _exchange(link, proto.encode_command(proto.Op.READ_CALIBRATION, b"", token),
-                           device_id)
+    resp = await channel.request(proto.Op.READ_CALIBRATION, b"", device_id)
     dev = resp.fields["calibration"]
     return Calibration(device_id, np.array(dev.acc_bias_mps2), np.array(dev.acc_matrix),
                        np.array(dev.gyr_bias_rads), method="read from the device")
-
-
-async def _exchange(link: Any, command: bytes, device_id: str) -> Any:
-    """Write one command, read its response; :class:`ImuHipError` unless it is the OK answer
-    to this command (same op and token)."""
-    from imu_hip.protocols import imu_hip_protocol as proto
-
-    await link.write(proto.CONTROL_UUID, command)
-    try:
-        resp = proto.decode_response(await link.read(proto.RESPONSE_UUID))
-    except ImuHipError as e:
-        raise ImuHipError(f"device {device_id}: {e}") from None
-    if resp.op != command[0] or resp.token != command[1]:
-        raise ImuHipError(f"device {device_id}: answered another command (op {resp.op:#04x}, "
-                          f"token {resp.token}) instead of op {command[0]:#04x}")
-    if not resp.ok:
-        try:
-            status = proto.Status(resp.status).name
-        except ValueError:
-            status = str(resp.status)
-        raise ImuHipError(f"device {device_id}: refused the command (status {status})")
-    return resp
