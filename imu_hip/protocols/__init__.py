@@ -28,6 +28,7 @@ __all__ = [
 #: Registry name -> module (each module defines ``DECODER`` (a Decoder subclass) and ``PROFILE``).
 _MODULES: dict[str, str] = {
     "imu-hip": "imu_hip.protocols.imu_hip_protocol",
+    "polar-pmd": "imu_hip.protocols.polar_pmd",
     "witmotion": "imu_hip.protocols.witmotion",
     "thingy52": "imu_hip.protocols.thingy52",
     "rsc": "imu_hip.protocols.rsc",
