@@ -85,8 +85,12 @@ FACE_MAX_DEG = 30.0
 #: A tilted pose shows a cross-axis pair when both components exceed this share of |g|
 #: (sin 25°: between 25° and 65° from either axis).
 EDGE_MIN_SHARE = 0.42
-#: Largest RMS residual (m/s²) of an accepted fit (≈8 mg; a good fit is below 0.01 m/s²).
-RESIDUAL_RMS_MAX_MPS2 = 0.08
+#: Largest RMS residual (m/s²) of an accepted fit (≈5 mg; a good fit is below 0.01 m/s²).
+RESIDUAL_RMS_MAX_MPS2 = 0.05
+#: Largest leave-one-out residual (m/s²): how far a pose's |g| is from the fit of the other
+#: poses, ``r_k / (1 - h_kk)`` (``h`` the leverage). With few spare poses a bad pose pulls the fit
+#: towards itself and keeps its own residual small; this catches it (≈5 mg).
+DELETED_RESIDUAL_MAX_MPS2 = 0.05
 #: Plausibility bounds of a fit: |bias| per axis (m/s²) and |A - I| per element.
 BIAS_MAX_MPS2 = 3.0
 MATRIX_DEV_MAX = 0.15
@@ -662,6 +666,21 @@ def fit_accelerometer(
             f"in pose '{poses[worst].describe()}' at {poses[worst].t_start_s:.1f} s): the sensor "
             "probably moved or rested on something that vibrates; repeat that pose on a firm, "
             "still surface")
+    jac = sol.jac
+    try:
+        jtj_inv = np.linalg.inv(jac.T @ jac)
+    except np.linalg.LinAlgError:
+        jtj_inv = np.full((n_par, n_par), np.nan)
+    leverage = np.einsum("ij,jk,ik->i", jac, jtj_inv, jac)
+    checkable = leverage < 0.98
+    deleted = np.where(checkable, res / np.where(checkable, 1 - leverage, 1.0), 0.0)
+    bad = int(np.argmax(np.abs(deleted)))
+    if abs(deleted[bad]) > DELETED_RESIDUAL_MAX_MPS2:
+        raise CalibrationError(
+            f"pose '{poses[bad].describe()}' at {poses[bad].t_start_s:.1f} s does not agree with "
+            f"the others (off by {deleted[bad]:+.3f} m/s² from their fit): the sensor probably "
+            "moved or rested on something that vibrates or accelerates; repeat that pose on a "
+            "firm, still surface")
     if np.max(np.abs(bias)) > BIAS_MAX_MPS2 or np.max(np.abs(mat - np.eye(3))) > MATRIX_DEV_MAX:
         raise CalibrationError(
             f"implausible result (bias {np.round(bias, 3).tolist()} m/s², largest scale or "
@@ -672,12 +691,7 @@ def fit_accelerometer(
     dof = len(poses) - n_par
     noise_sem = float(np.sqrt(np.mean([np.sum(p.acc_std_mps2**2) / 3 / p.n for p in poses])))
     sigma = max(noise_sem, math.sqrt(float(res @ res) / dof) if dof > 0 else 0.0)
-    jac = sol.jac
-    try:
-        cov = sigma**2 * np.linalg.inv(jac.T @ jac)
-        sd = np.sqrt(np.clip(np.diag(cov), 0.0, None))
-    except np.linalg.LinAlgError:
-        sd = np.full(n_par, np.nan)
+    sd = np.sqrt(np.clip(np.diag(sigma**2 * jtj_inv), 0.0, None))
     mat_sd = np.diag(sd[3:6])
     if full:
         for k, (i, j) in enumerate(_OFFDIAG):
@@ -706,6 +720,7 @@ def fit_accelerometer(
         "rms_residual_mps2": rms,
         "sigma_mps2": sigma,
         "dof": dof,
+        "max_leave_one_out_residual_mps2": float(np.max(np.abs(deleted))),
         "misalignment_estimated": full,
     }
     return Calibration(device_id=device_id, acc_bias_mps2=bias, acc_matrix=mat,
