@@ -1,0 +1,139 @@
+"""The viewer window, headless (QT_QPA_PLATFORM=offscreen, PyQt6; see tests/conftest.py)."""
+
+import re
+
+import numpy as np
+import pytest
+
+pytest.importorskip("PyQt6")
+pytest.importorskip("pyqtgraph")
+pytest.importorskip("pytestqt")
+
+from imu_hip.sim import RunnerParams, simulate  # noqa: E402
+from imu_hip.viewer.feed import Hub, ReplayFeeder  # noqa: E402
+from imu_hip.viewer.targets import FeedbackModel  # noqa: E402
+
+
+def coloured_pixels(widget) -> int:
+    """Pixels of clearly saturated colour (the x/y/z curves; axes and text are grey)."""
+    from PyQt6 import QtGui
+
+    img = widget.grab().toImage().convertToFormat(QtGui.QImage.Format.Format_RGB32)
+    ptr = img.constBits()
+    ptr.setsize(img.sizeInBytes())
+    a = np.frombuffer(ptr, np.uint8).reshape(img.height(), img.bytesPerLine() // 4, 4)
+    rgb = a[:, : img.width(), :3].astype(int)
+    return int(((rgb.max(axis=2) - rgb.min(axis=2)) > 80).sum())
+
+
+def open_window(qtbot, recording, speed, **model_kw):
+    from imu_hip.viewer.app import ViewerWindow
+
+    hub = Hub()
+    model = FeedbackModel(hub.steps, **model_kw)
+    feeder = ReplayFeeder(recording, hub, speed=speed)
+    win = ViewerWindow(hub, model, feeder=feeder, refresh_hz=30)
+    qtbot.addWidget(win)
+    win.show()
+    feeder.start()
+    win.start()
+    return win, hub, feeder
+
+
+def label_number(text: str, title: str) -> float:
+    m = re.match(rf"{title}: ([-0-9.]+)", text)
+    assert m, text
+    return float(m.group(1))
+
+
+@pytest.fixture(scope="module")
+def run_sim():
+    p = RunnerParams(phases=(("stand", 6.0), ("run", 34.0)), cadence_spm=172.0)
+    return simulate(p, seed=11, placements=("sacrum",))
+
+
+def test_window_draws_curves_and_shows_the_true_cadence(qtbot, run_sim):
+    win, hub, feeder = open_window(qtbot, run_sim.recording, speed=40.0)
+    before = coloured_pixels(win.raw_view)
+    qtbot.waitUntil(feeder.finished.is_set, timeout=20_000)
+    win.refresh()
+    assert win.frames > 0
+    after = coloured_pixels(win.raw_view)
+    assert before < 50 < 5000 < after  # empty plots first, then the x/y/z curves
+    # the label's rolling mean of the last 10 steps against the simulator's truth of those steps
+    text = win.panel_text("cadence_spm")
+    shown = label_number(text, "cadence")
+    _, cols = hub.steps.snapshot()
+    t_est = cols["t_ic_s"][np.isfinite(cols["cadence_spm"])][-10:]
+    truth_t, truth_cad = run_sim.truth["t_ic_s"], run_sim.truth["cadence_spm"]
+    rows = np.abs(truth_t[:, None] - t_est[None, :]).argmin(axis=0)
+    assert np.abs(truth_t[rows] - t_est).max() < 0.05  # the same steps
+    assert abs(shown - truth_cad[rows].mean()) <= 1.0, text
+    assert "OFF TARGET" not in text  # no target before 2 minutes of running
+
+
+def test_pelvic_drop_warning_appears_and_clears(qtbot):
+    # drop 10 deg at the start of the run, falling 8 deg per minute to 2 deg
+    p = RunnerParams(phases=(("stand", 6.0), ("run", 60.0)), pelvic_drop_deg=10.0,
+                     fatigue_drop_deg_per_min=-8.0, asym_drop_deg=0.0)
+    sim = simulate(p, seed=5, placements=("sacrum",))
+    win, hub, feeder = open_window(qtbot, sim.recording, speed=20.0, drop_limit_deg=7.0)
+    qtbot.waitUntil(lambda: win.panel_warning("pelvic_drop_deg"), timeout=20_000)
+    on_at = hub.now_s - sim.recording.sensors[0].t_s[0]
+    assert "OFF TARGET" in win.panel_text("pelvic_drop_deg")
+    qtbot.waitUntil(lambda: not win.panel_warning("pelvic_drop_deg"), timeout=20_000)
+    off_at = hub.now_s - sim.recording.sensors[0].t_s[0]
+    assert "OFF TARGET" not in win.panel_text("pelvic_drop_deg")
+    # true drop 10 - 8 t_run/60 deg: above the 7 deg limit for the first 22.5 s of running. The
+    # warning comes on while it is above (steps reach the screen ~5 s after they happen, plus the
+    # GUI's lag at 20x) and goes off only after it has fallen below.
+    assert on_at < 6.0 + 30.0
+    assert 6.0 + 22.5 < off_at
+    qtbot.waitUntil(feeder.finished.is_set, timeout=20_000)
+    assert not win.panel_warning("pelvic_drop_deg")
+
+
+def test_replay_of_a_file_reaches_the_end(qtbot, tmp_path, run_sim):
+    from imu_hip.io import read_recording, write_mcap
+
+    path = tmp_path / "run.mcap"
+    write_mcap(run_sim.recording, path)
+    rec = read_recording(path)
+    win, hub, feeder = open_window(qtbot, rec, speed=100.0)
+    qtbot.waitUntil(feeder.finished.is_set, timeout=20_000)
+    win._draw_status()
+    assert feeder.position_s == pytest.approx(feeder.duration_s)
+    assert win.seek_slider.value() == 1000
+    assert all(s.state == "ended" for s in hub.status.values())
+    assert "ended" in win.status_label.text()
+    # display freeze: frames stop counting while the data keeps going
+    win.toggle_display()
+    frames = win.frames
+    win.refresh()
+    assert win.frames == frames and "display frozen" in win.status_label.text()
+
+
+def test_cli_screenshot_of_a_replayed_file(qtbot, tmp_path, run_sim):
+    from imu_hip.cli import main
+    from imu_hip.io import write_csv
+
+    csv_path = tmp_path / "run.csv"
+    write_csv(run_sim.recording.sensors[0], csv_path)
+    png = tmp_path / "shot.png"
+    assert main(["view", str(csv_path), "--speed", "16", "--screenshot", str(png),
+                 "--duration", "1.5"]) == 0
+    from PyQt6 import QtGui
+
+    img = QtGui.QImage(str(png))
+    assert img.width() > 800 and img.height() > 500
+
+
+def test_bad_arguments_are_one_line_errors(capsys, tmp_path):
+    from imu_hip.cli import main
+
+    assert main(["view", str(tmp_path / "missing.csv")]) == 2
+    assert main(["view", "--sim", "--screenshot", str(tmp_path / "x.png")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and "missing.csv" in err[0] and "--duration" in err[1]
+    with pytest.raises(SystemExit):
+        main(["view", "--sim", "--speed", "32"])
