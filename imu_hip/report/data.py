@@ -60,9 +60,11 @@ METRICS: dict[tuple[str, str], tuple[str, str, float, int]] = {
     ("hip", "pelvic_obliquity_rom_deg"): ("pelvic obliquity range", "deg", 1.0, 2),
     ("hip", "pelvic_tilt_rom_deg"): ("pelvic tilt range", "deg", 1.0, 2),
     ("hip", "pelvic_rotation_rom_deg"): ("pelvic rotation range", "deg", 1.0, 2),
+    ("shoes", "cadence_spm"): ("cadence (shoes)", "steps/min", 1.0, 3),
     ("shoes", "speed_mps"): ("speed (shoes)", "m/s", 1.0, 3),
     ("shoes", "stride_length_m"): ("stride length", "m", 1.0, 3),
     ("shoes", "contact_time_s"): ("contact time (shoes)", "ms", 1000.0, 3),
+    ("shoes", "flight_time_s"): ("flight time (shoes)", "ms", 1000.0, 3),
     ("shoes", "foot_strike_angle_deg"): ("foot-strike angle", "deg", 1.0, 2),
     ("shoes", "pronation_excursion_deg"): ("pronation excursion", "deg", 1.0, 2),
     ("shoes", "pronation_velocity_dps"): ("pronation velocity", "deg/s", 1.0, 3),
@@ -199,6 +201,18 @@ class RunData:
             return None
         return metric_stats(g, name)
 
+    def sensor_infos(self) -> list[dict[str, Any]]:
+        """One dict per sensor (id, placement, rate, duration, gaps, alignment, calibration...):
+        a summary's own keys, or each entry of its ``sensors`` list."""
+        out = []
+        for s in self.summaries:
+            infos = s.get("sensors")
+            if isinstance(infos, list) and infos and all(isinstance(i, Mapping) for i in infos):
+                out += [dict(i) for i in infos]
+            elif s.get("sensor_id") is not None:
+                out.append(s)
+        return out
+
     @property
     def t0(self) -> float:
         """Earliest event time over the groups (s, host clock)."""
@@ -207,7 +221,7 @@ class RunData:
 
     @property
     def duration_s(self) -> float:
-        d = [float(s.get("duration_s") or 0.0) for s in self.summaries]
+        d = [float(s.get("duration_s") or 0.0) for s in self.sensor_infos()]
         if any(d):
             return max(d)
         ends = [float(np.nanmax(g.time)) for g in self.groups.values() if len(g)]
@@ -365,6 +379,10 @@ def collect_run(
         if steps is None:
             continue
         cols = _columns(steps)
+        sacral = getattr(r, "sacral_summary", None)
+        if strides is not None and isinstance(sacral, Mapping):  # shoes + sacrum in one result
+            summary = dict(sacral)
+            summaries.append(summary)
         if placement in SHOE_PLACEMENTS:
             if strides is None:
                 n = len(next(iter(cols.values()), []))
@@ -381,6 +399,13 @@ def collect_run(
                 order = np.argsort(t, kind="stable")
                 g.columns = {k: np.asarray(v)[order] for k, v in g.columns.items()}
             groups[name] = g
+    shoes_g = groups.get("shoes")
+    if shoes_g is not None and "cadence_spm" not in shoes_g.columns and (
+        "stride_time_s" in shoes_g.columns
+    ):  # two steps per stride
+        with np.errstate(divide="ignore", invalid="ignore"):
+            stride = np.asarray(shoes_g.columns["stride_time_s"], float)
+            shoes_g.columns["cadence_spm"] = np.where(stride > 0, 120.0 / stride, np.nan)
     return RunData(
         groups=groups,
         summaries=summaries,

@@ -93,8 +93,8 @@ def _f(x: float, digits: int = 1) -> str:
 
 def cadence_flag(run: RunData) -> Flag:
     s = run.stats("hip", "cadence_spm")
-    if s is None and "shoes" in run.groups:
-        s = _shoe_cadence(run)
+    if s is None:
+        s = run.stats("shoes", "cadence_spm")
     threshold = (
         f"running cadence below {CADENCE_LOW_SPM:.0f} steps/min. This number is our prompt, "
         "not a cut-off from a study: the evidence is about raising your own cadence by 5-10 %."
@@ -128,19 +128,6 @@ def cadence_flag(run: RunData) -> Flag:
     return Flag("cadence", "Low cadence / overstriding and braking",
                 "flag" if flagged else "ok", finding, threshold,
                 HEIDERSCHEIT + " " + NAPIER, uncertainty, meaning)
-
-
-def _shoe_cadence(run: RunData):
-    """Cadence from shoe strides: 120 / stride time (two steps per stride)."""
-    shoes = run.groups["shoes"]
-    if "cadence_spm" in shoes.columns:
-        return run.stats("shoes", "cadence_spm")
-    if "stride_time_s" not in shoes.columns:
-        return None
-    import numpy as np
-
-    shoes.columns["cadence_spm"] = 120.0 / np.asarray(shoes.columns["stride_time_s"], float)
-    return run.stats("shoes", "cadence_spm")
 
 
 def impact_flag(run: RunData) -> Flag:

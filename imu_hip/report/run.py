@@ -254,9 +254,7 @@ CALIBRATION_WORDS = ("calib",)
 
 def data_quality(run: RunData) -> str:
     rows: list[list[Any]] = []
-    for s in run.summaries:
-        if not s:
-            continue
+    for s in run.sensor_infos():
         al = s.get("alignment") or {}
         rows.append([
             s.get("sensor_id", "?"), s.get("placement", "?"), num(s.get("rate_hz"), 4),
@@ -269,7 +267,7 @@ def data_quality(run: RunData) -> str:
                   "vertical quality", "forward quality", "pelvis neutral", "calibration"],
                  rows, 2)]
     notes = []
-    for s in run.summaries:
+    for s in run.sensor_infos():
         fq = (s.get("alignment") or {}).get("forward_quality")
         if isinstance(fq, int | float) and math.isfinite(fq) and fq < 0.5:
             notes.append(
@@ -334,7 +332,7 @@ def run_report_html(run: RunData, tz: tzinfo | None = None) -> str:
     from imu_hip import __version__
 
     sensors = ", ".join(
-        f"{s.get('sensor_id', '?')} ({s.get('placement', '?')})" for s in run.summaries if s
+        f"{s.get('sensor_id', '?')} ({s.get('placement', '?')})" for s in run.sensor_infos()
     )
     body = [
         "<h1>Run report</h1>",
