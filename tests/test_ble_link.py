@@ -15,6 +15,7 @@ import pytest
 from bumble_bleak.backend import BumbleWorld
 from bumble_bleak.devices import (
     imu_hip_device,
+    polar_device,
     rsc_device,
     signal,
     thingy52_device,
@@ -276,6 +277,7 @@ def test_link_connects_streams_and_stops_imu_hip():
 
 
 @pytest.mark.parametrize("make, protocol", [
+    (polar_device, "polar-pmd"),
     (witmotion_device, "witmotion"),
     (thingy52_device, "thingy52"),
     (rsc_device, "rsc"),
@@ -289,25 +291,39 @@ def test_link_streams_other_protocols(make, protocol):
             # an address string: the link finds the device by scanning
             link = BleakLink("F0:00:00:00:00:09", protocol, backends=backends, **FAST)
             rec, task = await start_link(link)
-            await rec.wait_for(lambda: len(rec.notifications) >= 12)
+            data_uuid = dev.profile.notify_uuids[0]
+            await rec.wait_for(lambda: len(rec.data(data_uuid)) >= 12)
             await link.stop()
             await task
-            return dev, rec
+            return dev, rec, data_uuid
 
-    dev, rec = run(main())
-    data = [d for _, d, _ in rec.notifications]
+    dev, rec, data_uuid = run(main())
+    data = rec.data(data_uuid)
     assert data == [p for _, p in dev.sent][: len(data)]
-    dec, blocks = decode_all(protocol, data)
+    # everything in arrival order (Polar: control-point responses carry the gyro FACTOR)
+    dec, blocks = decode_all(protocol, [d for _, d, _ in rec.notifications])
     assert dec.stats.malformed_total == 0 and blocks
     if protocol == "rsc":
         speed = np.concatenate([b.values["speed_mps"] for b in blocks])
-        assert np.allclose(speed, [3.2 + 0.01 * (k % 10) for k in range(len(speed))], atol=0.004)
-    else:
-        acc = np.concatenate([b.acc_mps2 for b in blocks])
-        want, _ = signal(0, len(acc), 50.0 if protocol == "witmotion" else 200.0)
-        assert np.max(np.abs(acc - want)) < 0.01
-    if protocol != "rsc" and dev.profile.start_commands:
-        assert dev.control_writes == list(dev.profile.start_commands)
+        want = [3.2 + 0.01 * (k % 10) for k in range(len(speed))]
+        assert np.allclose(speed, want, atol=0.004)
+        return
+    rate = {"polar-pmd": 52.0, "witmotion": 50.0, "thingy52": 200.0}[protocol]
+    acc = np.concatenate([b.acc_mps2 for b in blocks if b.acc_mps2 is not None])
+    gyr = np.concatenate([b.gyr_rads for b in blocks if b.gyr_rads is not None])
+    want_acc, _ = signal(0, len(acc), rate)
+    _, want_gyr = signal(0, len(gyr), rate)
+    assert np.max(np.abs(acc - want_acc)) < 0.01
+    assert np.max(np.abs(gyr - want_gyr)) < np.radians(0.061)
+    # the start commands on connecting, the stop commands on stop()
+    assert dev.control_writes == [*dev.profile.start_commands, *dev.profile.stop_commands]
+    if protocol == "polar-pmd":
+        from imu_hip.protocols import polar_pmd as pmd
+
+        responses = [pmd.parse_control_response(d) for d in rec.data(pmd.CONTROL_UUID)]
+        # 200 Hz ACC refused, 52 Hz ACC and GYRO started (then the stop responses, if in time)
+        assert [(r.op, r.meas_type, r.status) for r in responses][:3] == [
+            (pmd.OP_START, pmd.ACC, 8), (pmd.OP_START, pmd.ACC, 0), (pmd.OP_START, pmd.GYRO, 0)]
 
 
 def test_peripheral_disconnect_reconnects_and_resends_start():

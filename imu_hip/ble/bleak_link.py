@@ -52,6 +52,15 @@ class BleakBackends:
     scanner: type[BaseBleakScanner] | None = None
 
 
+def _response_uuids(protocol: str) -> tuple[str, ...]:
+    """Command-response characteristics a protocol defines besides its data (subscribed too)."""
+    if protocol == "imu-hip":
+        from imu_hip.protocols.imu_hip_protocol import RESPONSE_UUID
+
+        return (RESPONSE_UUID,)
+    return ()
+
+
 class _Stopped(Exception):
     """Raised inside :meth:`BleakLink.run` when :meth:`BleakLink.stop` interrupts a wait."""
 
@@ -69,8 +78,9 @@ class BleakLink(Link):
     long is treated as lost (a stale link; None disables it). ``max_attempts``: consecutive
     failed rounds before state ``failed``. ``backoff_s``: (first, longest) wait between rounds,
     doubling each time. ``profile`` overrides the protocol's registered GATT profile;
-    ``extra_notify_uuids`` are subscribed too and delivered the same way (e.g. a command
-    response characteristic; the session ignores what is not sample data).
+    ``extra_notify_uuids`` are subscribed too, when the device has them, and delivered the same
+    way (default: the protocol's command-response characteristic, e.g. imu-hip's; the session
+    ignores what is not sample data).
     """
 
     def __init__(
@@ -80,7 +90,7 @@ class BleakLink(Link):
         *,
         name: str | None = None,
         profile: GattProfile | None = None,
-        extra_notify_uuids: tuple[str, ...] = (),
+        extra_notify_uuids: tuple[str, ...] | None = None,
         backends: BleakBackends | None = None,
         clock: Callable[[], float] = host_time,
         connect_timeout_s: float = 20.0,
@@ -95,6 +105,8 @@ class BleakLink(Link):
 
             profile = registered_profile(protocol)
         self.profile = profile
+        if extra_notify_uuids is None:
+            extra_notify_uuids = _response_uuids(protocol)
         self.extra_notify_uuids = tuple(u.lower() for u in extra_notify_uuids)
         self.backends = backends or BleakBackends()
         self.clock = clock
@@ -273,8 +285,7 @@ class BleakLink(Link):
     async def _setup(self, client: BleakClient, on_notification: NotificationHandler) -> None:
         self.mtu = client.mtu_size
         services = client.services
-        notify_uuids = (*self.profile.notify_uuids, *self.extra_notify_uuids)
-        missing = [u for u in notify_uuids if services.get_characteristic(u) is None]
+        missing = [u for u in self.profile.notify_uuids if services.get_characteristic(u) is None]
         control = self.profile.control_uuid
         if control is not None and services.get_characteristic(control) is None:
             missing.append(control)
@@ -298,7 +309,8 @@ class BleakLink(Link):
             except Exception:  # a faulty consumer must not take the link down
                 _LOG.exception("%s: notification handler failed", self.info.address)
 
-        for uuid in notify_uuids:
+        extra = [u for u in self.extra_notify_uuids if services.get_characteristic(u) is not None]
+        for uuid in (*self.profile.notify_uuids, *extra):
             await client.start_notify(uuid, deliver)
         self._last_rx = time.monotonic()
         self._rx_count = 0

@@ -117,3 +117,65 @@ async def rsc_device(
         rate_hz=1.0 * rate_scale, faults=faults, battery_pct=51,
     )
     return await dev.start()
+
+
+#: Polar PMD error codes used by the emulated Verity Sense (PMD specification, "error codes").
+PMD_SUCCESS, PMD_INVALID_SAMPLE_RATE = 0, 8
+
+
+async def polar_device(
+    world: BumbleWorld, address: str, *, name: str = "Polar Sense 1A2B3C4D",
+    faults: Faults | None = None, rate_scale: float = 1.0, per_frame: int = 13,
+    gyro_factor: float = 0.061,
+) -> EmulatedPeripheral:
+    """A Polar Verity Sense: ACC and GYRO at 52 Hz on the PMD data characteristic.
+
+    Refuses the H10's 200 Hz ACC start (invalid sample rate), like the real sensor. ACC frames
+    are uncompressed int16 mG (frame type 1), GYRO frames delta-compressed type 0 in °/s x the
+    FACTOR sent in the start response. Frame k is ACC for even k, GYRO for odd k; both streams
+    use samples (k // 2) * per_frame ... of :func:`signal`.
+    """
+    from imu_hip.protocols import polar_pmd as p
+
+    rate = 52.0
+    running: set[int] = set()
+    t0_ns = 830_000_000 * 10**9  # device clock: seconds since 2000 (2026-04-20)
+
+    def respond(cmd: bytes) -> bytes | None:
+        if len(cmd) < 2:
+            return None
+        op, kind = cmd[0], cmd[1]
+        if op == p.OP_START:
+            settings = p.parse_settings(cmd[2:])
+            if settings.get(p.SET_SAMPLE_RATE, [rate])[0] != rate:
+                return bytes((p.RESPONSE_CODE, op, kind, PMD_INVALID_SAMPLE_RATE))
+            running.add(kind)
+            extra = p._setting(p.SET_FACTOR, gyro_factor) if kind == p.GYRO else b""
+            return bytes((p.RESPONSE_CODE, op, kind, PMD_SUCCESS, 0)) + extra
+        if op == p.OP_STOP:
+            running.discard(kind)
+            return bytes((p.RESPONSE_CODE, op, kind, PMD_SUCCESS))
+        return bytes((p.RESPONSE_CODE, op, kind, 3))  # not supported
+
+    def frames(k: int) -> bytes:
+        i0 = (k // 2) * per_frame
+        acc, gyr = signal(i0, per_frame, rate)
+        ts = t0_ns + round((i0 + per_frame - 1) * 1e9 / rate)
+        if k % 2 == 0:
+            mg = np.rint(acc / p.MG_TO_MPS2)
+            return p.encode_frame(p.ACC, ts, mg, frame_type=0x01)
+        counts = np.rint(np.degrees(gyr) / gyro_factor)
+        return p.encode_delta_frame(p.GYRO, ts, counts, frame_type=0x80)
+
+    dev = EmulatedPeripheral(
+        world, name=name, address=address, profile=p.PROFILE, frames=frames,
+        rate_hz=2 * rate / per_frame * rate_scale, responder=respond,
+        is_streaming=lambda: bool(running), faults=faults, battery_pct=93,
+        advertise_battery=False,
+    )
+
+    def on_disconnect_reset() -> None:
+        running.clear()
+
+    dev.on_disconnect = on_disconnect_reset  # type: ignore[attr-defined]
+    return await dev.start()

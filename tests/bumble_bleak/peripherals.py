@@ -121,6 +121,7 @@ class EmulatedPeripheral:
         self._held: tuple[int, bytes] | None = None
         self._connection: Connection | None = None
         self._silent = False
+        self.on_disconnect: Callable[[], None] | None = None
         self._build_gatt()
 
     # -- GATT -----------------------------------------------------------------------------------
@@ -154,7 +155,8 @@ class EmulatedPeripheral:
         self.response_char = self.control_char
         if self.response_uuid is not None:
             self.response_char = gatt.Characteristic(
-                _uuid(self.response_uuid), props.NOTIFY, perms.READABLE, b""
+                _uuid(self.response_uuid), props.NOTIFY | props.READ, perms.READABLE,
+                gatt.CharacteristicValue(read=self._on_control_read),
             )
             chars.append(self.response_char)
         primary = self.profile.service_uuids[0] if self.profile.service_uuids else BATTERY_SERVICE
@@ -223,6 +225,8 @@ class EmulatedPeripheral:
         if connection is self._connection:
             self._connection = None
         self._set_streaming(False)
+        if self.on_disconnect is not None:  # device state a real sensor loses with the link
+            self.on_disconnect()
         if not self._silent:
             asyncio.get_running_loop().create_task(self._advertise())
 
