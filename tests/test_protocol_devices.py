@@ -63,10 +63,11 @@ def test_witmotion_resyncs_on_garbage_and_skips_register_frames():
 
 
 def test_thingy52_scale_factors():
-    # Q6.10 g, Q11.5 deg/s, Q12.4 uT (Nordic Thingy:52 firmware, m_motion.c)
-    raw = struct.pack("<9h", 1024, -512, 2048, 32, -64, 3200, 16, -160, 800)
+    # Q6.10 g, Q11.5 deg/s, Q12.4 uT (Nordic Thingy:52 firmware, m_motion.c); the firmware's
+    # accelerometer reads +1 g on an axis pointing down, so flat on a table z = -1024 counts
+    raw = struct.pack("<9h", 1024, -512, -1024, 32, -64, 3200, 16, -160, 800)
     (b,) = protocols.decoder("thingy52").feed(raw, 0.0)
-    np.testing.assert_allclose(b.acc_mps2[0], [G, -0.5 * G, 2 * G])
+    np.testing.assert_allclose(b.acc_mps2[0], [-G, 0.5 * G, G])  # proper acceleration, z up
     np.testing.assert_allclose(b.gyr_rads[0], np.radians([1.0, -2.0, 100.0]))
     np.testing.assert_allclose([b.values[f"mag_{a}_t"][0] for a in "xyz"],
                                [1e-6, -10e-6, 50e-6])

@@ -5,7 +5,16 @@ compass x, y, z (``ble_tms_raw_t``). The Thingy firmware holds the MPU-9250's da
 point and shifts it right by the integer bits before sending (Nordic-Thingy52-FW,
 source/modules/m_motion.c: RAW_Q_FORMAT_ACC_INTEGER_BITS 6, GYR 11, CMP 12), which leaves
 10 / 5 / 4 fractional bits: accel in g with 1/1024 g per count (Q6.10), gyro in °/s with
-1/32 °/s per count (Q11.5), compass in µT with 1/16 µT per count (Q12.4). No sequence number and
+1/32 °/s per count (Q11.5), compass in µT with 1/16 µT per count (Q12.4).
+
+Sign: the firmware hands the accelerometer to InvenSense's MPL with the orientation matrix -I,
+"inverted to get positive readings when axis is aligned with g (down)" (source/drivers/
+drv_motion.c, ``s_accel_pdata``), while the gyroscope's matrix is +I. So a Thingy lying flat
+sends accel z = -1 g. imu-hip uses proper acceleration (at rest, z up reads +9.81 m/s²) in the
+gyroscope's axes, so the decoder negates the accelerometer. The stock firmware does not set the
+accelerometer's full scale, which stays at the driver's default (±2 g on the MPU-9250 with
+InvenSense's motion driver): running impacts clip; the gyroscope runs at ±2000 °/s. No sequence
+number and
 no timestamp: samples are spaced at ``rate_hz``, which the start command writes into the Motion
 configuration characteristic (``motion_freq_hz``, 1-200 Hz, ble_tms.h).
 """
@@ -49,7 +58,7 @@ def cmd_config(motion_freq_hz: int = 200, pedo_interval_ms: int = 1000,
 def encode_sample(acc_mps2: np.ndarray, gyr_rads: np.ndarray,
                   mag_t: np.ndarray | None = None) -> list[bytes]:
     """One 18-byte notification per SI sample (emulated devices, tests); saturated at int16."""
-    a = np.asarray(acc_mps2, dtype=np.float64).reshape(-1, 3) / ACC_SCALE_MPS2
+    a = np.asarray(acc_mps2, dtype=np.float64).reshape(-1, 3) / -ACC_SCALE_MPS2
     w = np.asarray(gyr_rads, dtype=np.float64).reshape(-1, 3) / GYR_SCALE_RADS
     m = np.zeros_like(a) if mag_t is None else (
         np.asarray(mag_t, dtype=np.float64).reshape(-1, 3) / MAG_SCALE_T)
@@ -80,7 +89,7 @@ class Thingy52Decoder(Decoder):
             received_at=received_at,
             seq=None,
             device_t_s=None,
-            acc_mps2=x[:, 0:3] * ACC_SCALE_MPS2,
+            acc_mps2=x[:, 0:3] * -ACC_SCALE_MPS2,  # firmware sends -(proper acceleration)
             gyr_rads=x[:, 3:6] * GYR_SCALE_RADS,
             values={f"mag_{a}_t": x[:, 6 + i] * MAG_SCALE_T for i, a in enumerate("xyz")},
         )]
