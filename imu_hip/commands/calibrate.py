@@ -176,6 +176,32 @@ async def _find_link(name_or_address: str, protocol: str):
     return BleakLink(dev, protocol)
 
 
+class _TeeLink:
+    """A link whose command responses go to a :class:`~imu_hip.calibration.CommandChannel`
+    first (the session only wants sample data); everything else is the wrapped link's."""
+
+    def __init__(self, link, channel):
+        self._link = link
+        self._channel = channel
+        self.info = link.info
+
+    async def run(self, on_notification, on_state) -> None:
+        def tee(uuid: str, data: bytes, received_at: float) -> None:
+            if not self._channel.on_notification(uuid, data, received_at):
+                on_notification(uuid, data, received_at)
+
+        await self._link.run(tee, on_state)
+
+    async def stop(self) -> None:
+        await self._link.stop()
+
+    async def write(self, uuid: str, data: bytes) -> None:
+        await self._link.write(uuid, data)
+
+    async def read(self, uuid: str) -> bytes:
+        return await self._link.read(uuid)
+
+
 async def guide_over_link(link, protocol: str, device_id: str, guide, show,
                           write_device: bool = False):
     """Run ``guide`` on the raw blocks of one live device (a :class:`imu_hip.session.Session`
@@ -193,7 +219,6 @@ async def guide_over_link(link, protocol: str, device_id: str, guide, show,
     async def write_then_stop() -> None:
         try:
             if write_device and guide.result is not None:
-                channel = C.CommandChannel(link)
                 state["back"] = await C.write_to_device(channel, guide.result)
         except ImuHipError as e:
             state["error"] = str(e)
@@ -209,7 +234,9 @@ async def guide_over_link(link, protocol: str, device_id: str, guide, show,
         if guide.finished:
             asyncio.get_running_loop().create_task(write_then_stop())
 
-    session = Session([DeviceSpec(link, "unknown", protocol, device_id)], on_block=on_block)
+    channel = C.CommandChannel(link)
+    session = Session([DeviceSpec(_TeeLink(link, channel), "unknown", protocol, device_id)],
+                      on_block=on_block)
     for ev in guide.start():
         show(ev)
     await session.run()
