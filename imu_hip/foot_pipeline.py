@@ -1,0 +1,399 @@
+"""Shoe sensors through the one pipeline: blocks in, strides out, live or offline.
+
+:class:`FootStage` takes the blocks of one shoe sensor in order (``push(block)``), puts them on a
+uniform grid (:class:`~imu_hip.dsp.resample.Resampler`, split at gaps) and analyses fixed frames
+of ``frame_s`` of each gap-free segment with ``margin_s`` of context on both sides
+(:func:`imu_hip.gait.foot.detect_strides`). A stride belongs to the frame that holds its end
+(mid-stance). Every decision is taken at fixed sample counts, never at block boundaries, so the
+strides do not depend on how the input was cut into blocks.
+
+:func:`analyze_feet` analyses one or two shoes (and adds flight times across the feet);
+:func:`attach_shoes` gives the sacral steps of the same session their side and contact timing
+from the shoes, with the time offset between the sensors estimated from the events.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from imu_hip.dsp.resample import Resampler, UniformChunk
+from imu_hip.gait.foot import detect_strides, looks_like_foot
+from imu_hip.metrics import foot as fm
+from imu_hip.model import Block, ImuHipError, InputError, SensorRecording
+from imu_hip.strides import StrideTable
+
+FOOT_PLACEMENTS = ("left_foot", "right_foot")
+SIDE = {"left_foot": "left", "right_foot": "right"}
+
+
+@dataclass(eq=False)
+class _Seg:
+    number: int
+    t0_s: float
+    offset: int = 0
+    acc: list[np.ndarray] = field(default_factory=list)
+    gyr: list[np.ndarray] = field(default_factory=list)
+    length: int = 0
+    next_frame: int = 0
+
+
+class FootStage:
+    """Streaming stride analysis of one shoe sensor.
+
+    ``placement``: ``left_foot`` or ``right_foot`` (gives the side and the eversion sign).
+    ``gyro_range_rads``: the gyroscope's full scale if known (clipping is otherwise found from
+    the data). ``push(block)`` returns the strides completed by that block (possibly none);
+    ``finish()`` the rest. Attributes: ``gaps_``, ``samples_``, ``clipped_samples_``,
+    ``frame_`` (the last foot frame found, sensor coordinates, columns forward/left/up).
+    """
+
+    def __init__(self, rate_hz: float, placement: str, frame_s: float = 10.0,
+                 margin_s: float = 4.0, gyro_range_rads: float | None = None):
+        if placement not in FOOT_PLACEMENTS:
+            raise ImuHipError(f"FootStage needs a foot placement, got {placement!r}")
+        self.rate_hz = float(rate_hz)
+        self.placement = placement
+        self.side = SIDE[placement]
+        self.frame_n = max(1, round(frame_s * rate_hz))
+        self.margin_n = round(margin_s * rate_hz)
+        self.gyro_range_rads = gyro_range_rads
+        self._resampler = Resampler(rate_hz)
+        self._seg: _Seg | None = None
+        self._last_end = -np.inf
+        self.samples_ = 0
+        self.clipped_samples_ = 0
+        self.frame_: np.ndarray | None = None
+        self._looks: list[bool | None] = []
+
+    @property
+    def gaps_(self) -> int:
+        return self._resampler.gaps
+
+    def push(self, block: Block) -> StrideTable:
+        if block.gyr_rads is None:
+            raise InputError(block.sensor_id, "a shoe sensor needs a gyroscope (angular rate) "
+                             "for strides, foot strike and pronation")
+        out: list[StrideTable] = []
+        for chunk in self._resampler.push(block):
+            self.samples_ += len(chunk)
+            out.extend(self._process(chunk))
+        return StrideTable.concat(out)
+
+    def finish(self) -> StrideTable:
+        return StrideTable.concat(self._end_segment())
+
+    def _process(self, chunk: UniformChunk) -> list[StrideTable]:
+        out: list[StrideTable] = []
+        if self._seg is None or chunk.segment != self._seg.number:
+            out.extend(self._end_segment())
+            self._seg = _Seg(number=chunk.segment, t0_s=chunk.t0_s)
+        seg = self._seg
+        seg.acc.append(chunk.acc_mps2)
+        assert chunk.gyr_rads is not None
+        seg.gyr.append(chunk.gyr_rads)
+        seg.length += len(chunk)
+        while seg.length >= (seg.next_frame + 1) * self.frame_n + self.margin_n:
+            out.append(self._frame(final=False))
+        return out
+
+    def _end_segment(self) -> list[StrideTable]:
+        seg = self._seg
+        out: list[StrideTable] = []
+        if seg is not None and seg.length > 0:
+            while seg.next_frame * self.frame_n < seg.length:
+                out.append(self._frame(final=True))
+        self._seg = None
+        return out
+
+    def _frame(self, final: bool) -> StrideTable:
+        seg = self._seg
+        assert seg is not None
+        core_start = seg.next_frame * self.frame_n
+        core_end = core_start + self.frame_n
+        if final and core_end + self.margin_n >= seg.length:
+            core_end = seg.length
+        start = max(0, core_start - self.margin_n)
+        stop = min(seg.length, core_end + self.margin_n)
+        for parts in (seg.acc, seg.gyr):
+            if len(parts) > 1:
+                parts[:] = [np.vstack(parts)]
+        acc = seg.acc[0][start - seg.offset: stop - seg.offset]
+        gyr = seg.gyr[0][start - seg.offset: stop - seg.offset]
+        table = self._measure(acc, gyr, seg.t0_s + start / self.rate_hz,
+                              core_start - start, core_end - start)
+        seg.next_frame = int(np.ceil(core_end / self.frame_n))
+        keep_from = seg.next_frame * self.frame_n - self.margin_n
+        cut = keep_from - seg.offset
+        if cut > 0:
+            seg.acc[:] = [seg.acc[0][cut:]]
+            seg.gyr[:] = [seg.gyr[0][cut:]]
+            seg.offset = keep_from
+        return table
+
+    def _measure(self, acc: np.ndarray, gyr: np.ndarray, t0_s: float, core_start: int,
+                 core_end: int) -> StrideTable:
+        fs = self.rate_hz
+        core = slice(core_start, core_end)
+        self._looks.append(looks_like_foot(acc[core], gyr[core], fs))
+        st, rot, gyr_fix, clip = detect_strides(acc, gyr, fs, self.gyro_range_rads)
+        self.clipped_samples_ += int(clip[core].sum())
+        keep = (st.ms1 >= core_start) & (st.ms1 < core_end) & (st.ic >= 0)
+        t_end = t0_s + st.ms1 / fs
+        keep &= t_end > self._last_end + 0.05
+        if st.frame is not None:
+            self.frame_ = st.frame
+        if not keep.any() or st.frame is None:
+            return StrideTable()
+        k = np.flatnonzero(keep)
+        ms0, ms1, ic, to_prev, to = st.ms0[k], st.ms1[k], st.ic[k], st.to[k], st.to_next[k]
+        frame = st.frame
+        length = _horizontal(st.disp_m[k], st.up_s[k])
+        stride_time = (ms1 - ms0) / fs
+        to_ok = to > ic
+        contact = np.where(to_ok, (to - ic) / fs, np.nan)
+        duty = contact / stride_time
+        gait = np.where(np.isfinite(duty), np.where(duty < 0.5, "run", "walk"), "unknown")
+        angle = fm.strike_angle_deg(rot, frame, ic, ms1)
+        sign = 1.0 if self.side == "left" else -1.0
+        exc, vel = fm.pronation(rot, gyr_fix, frame, ic, np.where(to_ok, to, -1), ms1, sign)
+        cols: dict[str, np.ndarray] = {
+            "t_start_s": t0_s + ms0 / fs,
+            "t_end_s": t_end[k],
+            "t_ic_s": t0_s + ic / fs,
+            "t_to_s": np.where(to_ok, t0_s + to / fs, np.nan),
+            "side": np.full(k.size, self.side),
+            "gait": gait,
+            "stride_time_s": stride_time,
+            "contact_time_s": contact,
+            "swing_time_s": np.where(to_prev >= 0, (ic - to_prev) / fs, np.nan),
+            "stride_length_m": length,
+            "speed_mps": length / stride_time,
+            "foot_strike_angle_deg": angle,
+            "foot_strike": fm.strike_class(angle),
+            "pronation_excursion_deg": exc,
+            "pronation_velocity_dps": vel,
+            "impact_peak_g": fm.impact_peak_g(acc, ic, fs),
+            "clipped": st.clipped[k].astype(float),
+        }
+        self._last_end = float(cols["t_end_s"][-1])
+        return StrideTable(cols)
+
+    def signal_verdict(self) -> bool | None:
+        """Majority verdict of :func:`~imu_hip.gait.foot.looks_like_foot` over the frames."""
+        votes = [v for v in self._looks if v is not None]
+        if not votes:
+            return None
+        return sum(votes) * 2 >= len(votes)
+
+
+def _horizontal(disp: np.ndarray, up: np.ndarray) -> np.ndarray:
+    """Horizontal length of each displacement (sensor frame at the stride start): the part
+    perpendicular to the stride's own measured vertical ``up``."""
+    v = np.einsum("ij,ij->i", disp, up)
+    return np.linalg.norm(disp - v[:, None] * up, axis=1)
+
+
+# ------------------------------------------------------------------------------ whole streams
+
+
+def flight_times(strides: StrideTable) -> StrideTable:
+    """Fill ``flight_time_s``: toe-off to the other foot's next initial contact (s)."""
+    if len(strides) == 0:
+        return strides
+    cols = dict(strides.columns)
+    ft = np.full(len(strides), np.nan)
+    for side, other in (("left", "right"), ("right", "left")):
+        mine = np.flatnonzero(cols["side"] == side)
+        theirs = np.sort(cols["t_ic_s"][cols["side"] == other])
+        if not mine.size or not theirs.size:
+            continue
+        to = cols["t_to_s"][mine]
+        # the other foot's contact that follows this contact's initial contact
+        j = np.searchsorted(theirs, cols["t_ic_s"][mine], side="right")
+        ok = (j < theirs.size) & np.isfinite(to)
+        nxt = np.where(ok, theirs[np.minimum(j, theirs.size - 1)], np.nan)
+        step = nxt - cols["t_ic_s"][mine]
+        ok &= step < 0.75 * cols["stride_time_s"][mine]  # the very next step, not a later one
+        ft[mine] = np.where(ok, nxt - to, np.nan)
+    cols["flight_time_s"] = ft
+    return StrideTable(cols)
+
+
+def analyze_foot_sensor(sensor: SensorRecording, block_size: int = 1 << 16,
+                        gyro_range_rads: float | None = None, source: str = "",
+                        check_signal: bool = True) -> tuple[StrideTable, dict[str, Any]]:
+    """Strides of one shoe stream through :class:`FootStage`, and facts about the run."""
+    name = source or f"sensor {sensor.sensor_id!r}"
+    if sensor.placement not in FOOT_PLACEMENTS:
+        raise InputError(name, f"placement {sensor.placement!r} is not a shoe "
+                         "(expected left_foot or right_foot)")
+    if not sensor.has_gyro:
+        raise InputError(name, "a shoe sensor needs a gyroscope (angular rate) for strides")
+    stage = FootStage(sensor.rate_hz, sensor.placement, frame_s=300.0,
+                      gyro_range_rads=gyro_range_rads)
+    parts = [stage.push(b) for b in sensor.blocks(block_size)]
+    parts.append(stage.finish())
+    strides = StrideTable.concat(parts)
+    verdict = stage.signal_verdict()
+    if check_signal and verdict is False and len(strides) < 3:
+        raise InputError(name, "this does not look like a shoe sensor: the angular rate never "
+                         "reaches a foot's swing (a hip/trunk signal?); analyse it with "
+                         "--placement sacrum")
+    info = {"sensor_id": sensor.sensor_id, "placement": sensor.placement,
+            "rate_hz": sensor.rate_hz, "duration_s": sensor.duration_s, "samples": len(sensor),
+            "gaps": stage.gaps_, "clipped_samples": stage.clipped_samples_,
+            "foot_frame_sensor": stage.frame_}
+    return strides, info
+
+
+@dataclass(eq=False)
+class FootResult:
+    """Strides of one or two shoes (sorted by time), their summary and per-sensor facts."""
+
+    strides: StrideTable
+    summary: dict[str, Any]
+    steps: Any = None  # the sacral StepTable when a sacrum was analysed with the shoes
+    sacral_summary: dict[str, Any] | None = None
+
+    def write(self, out_dir: str | Path) -> list[Path]:
+        """Write ``strides.csv`` and ``summary.json`` (and ``steps.csv`` with a sacrum)."""
+        from imu_hip.pipeline import _jsonable, prepare_output_dir
+
+        out = prepare_output_dir(out_dir)
+        paths = [out / "strides.csv", out / "summary.json"]
+        summary = dict(self.summary)
+        if self.sacral_summary is not None:
+            summary["sacrum"] = self.sacral_summary
+        try:
+            self.strides.to_csv(paths[0])
+            paths[1].write_text(json.dumps(_jsonable(summary), indent=2), encoding="utf-8")
+            if self.steps is not None:
+                paths.append(out / "steps.csv")
+                self.steps.to_csv(paths[2])
+        except OSError as e:
+            raise ImuHipError(f"{e.filename or out}: cannot write ({e.strerror or e})") from None
+        return paths
+
+
+def analyze_feet(sensors: list[SensorRecording], source: str = "",
+                 gyro_range_rads: float | None = None) -> FootResult:
+    """Analyse one or two shoe streams; with two, flight times and step time/cadence too."""
+    tables, infos = [], []
+    for s in sensors:
+        t, info = analyze_foot_sensor(s, gyro_range_rads=gyro_range_rads, source=source)
+        tables.append(t)
+        infos.append(info)
+    strides = flight_times(StrideTable.concat(tables).sorted())
+    summary = fm.summarize_strides(strides)
+    summary = {"source": source, "sensor_ids": [i["sensor_id"] for i in infos],
+               "sensors": infos, **summary}
+    return FootResult(strides=strides, summary=summary)
+
+
+def estimate_offset_s(t_ref: np.ndarray, t_other: np.ndarray, max_s: float = 0.25) -> float:
+    """Offset (s) to add to ``t_other`` so its events line up with ``t_ref``: the median of the
+    nearest-event differences after a coarse search (a histogram of all pair differences within
+    ``max_s``, 5 ms bins). NaN with fewer than 5 pairs."""
+    t_ref = np.sort(np.asarray(t_ref, float))
+    t_other = np.sort(np.asarray(t_other, float))
+    if t_ref.size < 5 or t_other.size < 5:
+        return float("nan")
+    lo = np.searchsorted(t_ref, t_other - max_s)
+    hi = np.searchsorted(t_ref, t_other + max_s)
+    diffs = np.concatenate([t_ref[a:b] - t for a, b, t in zip(lo, hi, t_other, strict=True)])
+    if diffs.size < 5:
+        return float("nan")
+    hist, edges = np.histogram(diffs, bins=np.arange(-max_s, max_s + 0.005, 0.005))
+    c = 0.5 * (edges[np.argmax(hist)] + edges[np.argmax(hist) + 1])
+    j = np.clip(np.searchsorted(t_ref, t_other + c), 1, t_ref.size - 1)
+    near = np.where(np.abs(t_ref[j - 1] - t_other - c) < np.abs(t_ref[j] - t_other - c),
+                    t_ref[j - 1], t_ref[j])
+    d = near - t_other
+    d = d[np.abs(d - c) < 0.03]
+    return float(np.median(d)) if d.size >= 5 else float("nan")
+
+
+def attach_shoes(steps, strides: StrideTable, tol_s: float = 0.08):
+    """Sacral steps with side and contact timing from the shoes of the same session.
+
+    The time offset between the sacrum's and the shoes' clocks is estimated from the initial
+    contacts (:func:`estimate_offset_s`); each sacral step is matched to the nearest shoe
+    contact within ``tol_s`` after the offset, and takes its side, initial contact and toe-off
+    (in the sacrum's clock). Step time, contact and flight time and cadence are recomputed.
+    Returns ``(steps, info)``; ``info`` has the offset (s) and the share matched.
+    """
+    from imu_hip.steps import StepTable
+
+    info: dict[str, Any] = {"time_offset_s": float("nan"), "matched_pct": 0.0}
+    if len(steps) == 0 or len(strides) == 0:
+        return steps, info
+    offset = estimate_offset_s(steps["t_ic_s"], strides["t_ic_s"])
+    info["time_offset_s"] = offset
+    if not np.isfinite(offset):
+        return steps, info
+    t_shoe = strides["t_ic_s"] + offset
+    order = np.argsort(t_shoe)
+    t_shoe = t_shoe[order]
+    j = np.clip(np.searchsorted(t_shoe, steps["t_ic_s"]), 1, max(t_shoe.size - 1, 1))
+    if t_shoe.size == 1:
+        j = np.zeros(len(steps), int)
+        best = j
+    else:
+        best = np.where(np.abs(t_shoe[j - 1] - steps["t_ic_s"]) <= np.abs(t_shoe[j] -
+                        steps["t_ic_s"]), j - 1, j)
+    ok = np.abs(t_shoe[best] - steps["t_ic_s"]) <= tol_s
+    src = order[best]
+    cols = dict(steps.columns)
+    cols["side"] = np.where(ok, strides["side"][src], cols["side"])
+    cols["t_ic_s"] = np.where(ok, t_shoe[best], cols["t_ic_s"])
+    to = strides["t_to_s"][src] + offset
+    cols["t_to_s"] = np.where(ok & np.isfinite(to), to, cols["t_to_s"])
+    t_ic = cols["t_ic_s"]
+    nxt = np.append(t_ic[1:], np.nan)
+    known_next = np.isfinite(cols["step_time_s"])
+    step = np.where(known_next, nxt - t_ic, np.nan)
+    cols["step_time_s"] = step
+    cols["contact_time_s"] = cols["t_to_s"] - t_ic
+    cols["flight_time_s"] = nxt - cols["t_to_s"]
+    cols["flight_time_s"] = np.where(known_next, cols["flight_time_s"], np.nan)
+    cols["cadence_spm"] = 60.0 / step
+    cols["duty_factor"] = cols["contact_time_s"] / (2.0 * step)
+    info["matched_pct"] = 100.0 * float(ok.mean())
+    return StepTable(cols), info
+
+
+def analyze_foot_result(sensors: list[SensorRecording], source: str = ""):
+    """:func:`analyze_feet` wrapped as an :class:`imu_hip.pipeline.AnalysisResult` (empty step
+    table, the strides in ``strides``, the stride summary as ``summary``)."""
+    from imu_hip.pipeline import AnalysisResult
+    from imu_hip.steps import StepTable
+
+    res = analyze_feet(sensors, source=source)
+    return AnalysisResult(steps=StepTable(), summary=res.summary, alignment=None,
+                          strides=res.strides)
+
+
+def with_shoes(result, shoes: list[SensorRecording], source: str = ""):
+    """A sacral :class:`~imu_hip.pipeline.AnalysisResult` of a session that also has shoe
+    sensors: steps take side and contact timing from the shoes (:func:`attach_shoes`), the
+    strides are added, and the summary gets ``shoes`` (stride summary, time offset)."""
+    from imu_hip.metrics.summary import summarize
+    from imu_hip.pipeline import AnalysisResult
+
+    try:
+        feet = analyze_feet(shoes, source=source)
+    except ImuHipError as e:  # a broken shoe stream must not stop the hip analysis
+        summary = dict(result.summary)
+        summary["shoes"] = {"error": str(e)}
+        return AnalysisResult(result.steps, summary, result.alignment)
+    steps, info = attach_shoes(result.steps, feet.strides)
+    keep = {k: v for k, v in result.summary.items() if k not in ("metrics", "unavailable")}
+    summary = summarize(steps, unavailable=result.summary.get("unavailable"), info=keep)
+    summary["shoes"] = {**feet.summary, "time_offset_s": info["time_offset_s"],
+                        "sacral_steps_matched_pct": info["matched_pct"]}
+    return AnalysisResult(steps, summary, result.alignment, strides=feet.strides)

@@ -1,0 +1,516 @@
+"""Gait events and strides of one shoe-mounted IMU: mid-stance, initial contact, toe-off.
+
+Input: acceleration (m/s², gravity included) and angular rate (rad/s) of one foot sensor, in its
+own sensor frame (any mounting), on a uniform grid. Everything below is vectorised numpy.
+
+Method, in order (each step uses only the foot's own physics, no constant fitted to a data set):
+
+1. **Clipping.** A gyroscope or accelerometer that saturates piles its largest values up at
+   one level: several separate excursions reach within 1 % of the axis' largest magnitude
+   (:func:`clipped_mask`; or the range given by the caller). Those samples are flagged and the
+   gyroscope runs are filled with a parabola through the neighbouring samples (:func:`declip`), so the missing
+   rotation is roughly restored before integration; the strides touched are marked.
+2. **Mid-stance (zero-velocity instant).** The SHOE statistic of Skog et al. (2010, IEEE Trans
+   Biomed Eng 57:2657), ``S = mean_W(|a - g a_dir|² / sa² + |w|² / sw²)`` with the noise ratio
+   ``sa / sw`` of Wagstaff et al. (2017, IPIN, PyShoe: 0.01 m/s² vs 0.1 deg/s), is *not*
+   thresholded (a fixed threshold fails at running speed, where the foot is still for a few
+   tens of ms only). Instead each swing (a peak of the angular-rate magnitude above
+   ``SWING_MIN_RADS``) is found, and the mid-stance between two consecutive swings is the
+   minimum of ``S`` there: one zero-velocity instant per stance, however short the stance.
+3. **Strapdown between consecutive mid-stances** (:func:`integrate_strides`). Orientation is the
+   exact product of per-sample rotation increments (rotation vector = mean rate x dt, see
+   :mod:`imu_hip.dsp.orientation`); at each mid-stance the vertical is the measured gravity
+   direction, and the tilt error found at the next mid-stance (gyro bias, clipping) is removed
+   by a rotation that grows linearly in time over the stride (or at the clipped samples, where
+   the rotation was lost). Gravity is removed, velocity integrated with its reset at both
+   mid-stances: the velocity left at the end is removed as a linear drift in time; position
+   is the integral. Stride length = horizontal displacement.
+4. **Foot frame.** Vertical = gravity in the sensor frame at mid-stance (foot flat); forward =
+   the mean horizontal stride direction seen from the sensor at mid-stance; left = up x forward.
+5. **Initial contact** = the largest jerk (change of the acceleration vector) between the swing
+   peak and the next mid-stance: the collision of the shoe with the ground. **Toe-off** = the
+   largest toe-down (plantar-flexion) angular rate between mid-stance and the swing peak, i.e.
+   the end of push-off where the foot leaves the ground rotating about the toes (the rate falls
+   through zero only later in early swing, when the foot starts to swing forward).
+
+Strides are keyed by their second mid-stance: stride ``k`` runs from ``ms[k]`` to ``ms[k + 1]``,
+holds the toe-off of the stance at ``ms[k]`` and the initial contact of the stance at
+``ms[k + 1]``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from imu_hip.dsp.filters import find_peaks, moving_mean
+from imu_hip.dsp.orientation import cumulative_rotation, rotation_increments
+from imu_hip.model import G
+
+#: Smallest peak of the (smoothed) angular-rate magnitude that counts as a swing (rad/s):
+#: slow walking swings reach ~3-4 rad/s, running 8-15 rad/s; shuffling in place stays below.
+SWING_MIN_RADS = 2.0
+#: Noise ratio of the SHOE detector (Wagstaff et al. 2017): sa = 0.01 m/s², sw = 0.1 deg/s.
+SHOE_SIGMA_A = 0.01
+SHOE_SIGMA_W = np.radians(0.1)
+#: The foot is at rest between two swings when the smoothed angular-rate magnitude falls below
+#: this share of the smaller swing peak (stance: < 10 %; push-off or turn pivot: > 20 %).
+STANCE_RATIO = 0.18
+#: Longest stride integrated (s); a longer stance-to-stance interval (standing, a pause)
+#: breaks the chain: no stride is made across it.
+MAX_STRIDE_S = 2.5
+#: Shortest stride (s): sprinting reaches ~0.5 s.
+MIN_STRIDE_S = 0.4
+
+
+@dataclass(eq=False)
+class FootStrides:
+    """Strides of one foot, all arrays of equal length (one entry per stride).
+
+    Sample indices into the analysed arrays: ``ms0``/``ms1`` mid-stance at the start/end, ``to``
+    toe-off (of the stance at ``ms0``), ``ic`` initial contact (of the stance at ``ms1``),
+    ``to_next`` toe-off of the stance at ``ms1`` (-1 when not found). ``disp_m``: (k, 3)
+    displacement and ``up_s`` (k, 3) the up direction, both in the sensor frame at ``ms0``. ``clipped``: a sample in the
+    stride was clipped. ``frame``: 3x3 foot frame in sensor coordinates (columns forward, left,
+    up), or None. ``ms_all``: all mid-stances found (also those without a full stride).
+    """
+
+    ms0: np.ndarray
+    ms1: np.ndarray
+    to: np.ndarray
+    ic: np.ndarray
+    to_next: np.ndarray
+    disp_m: np.ndarray
+    up_s: np.ndarray
+    clipped: np.ndarray
+    frame: np.ndarray | None
+    ms_all: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.ms0.size)
+
+
+# ---------------------------------------------------------------------------------- clipping
+
+
+def clipped_mask(x: np.ndarray, floor: float, tol: float = 0.015, min_peaks: int = 3,
+                 full_scale: float | None = None, jumps: bool = True) -> np.ndarray:
+    """Samples (n,) where an axis of ``x`` (n, 3) sits at the sensor's range limit.
+
+    With ``full_scale`` known: ``|x| >= (1 - tol) full_scale``. Otherwise the limit shows as
+    flat-topped excursions piling up at one level ``L`` (the ``min_peaks``-th largest excursion
+    maximum, robust to a stray sample; ``L >= floor``, no real range lies below it): the signal
+    jumps from more than ``5 tol`` below ``L`` into the band ``[(1 - tol) L, L]`` within one
+    sample and out again (only with ``jumps``: right for a smooth signal such as the angular
+    rate, wrong for impact spikes), or holds >= 3 samples within 0.1 % of ``L`` of its top
+    (a plateau). A smooth peak at the frequencies of gait (< 10 Hz, sampled at >= 100 Hz)
+    crosses that band gradually and curves by more than that. The axis counts as clipped when
+    at least ``min_peaks`` excursions do this; then every sample in the band is flagged.
+    """
+    x = np.asarray(x, dtype=float)
+    out = np.zeros(x.shape[0], bool)
+    if x.shape[0] < 3:
+        return out
+    for ax in range(x.shape[1]):
+        a = np.abs(x[:, ax])
+        if full_scale is not None:
+            out |= a >= (1.0 - tol) * full_scale
+            continue
+        big = a >= 0.5 * float(np.max(a))
+        edges = np.diff(np.concatenate(([0], big.astype(np.int8), [0])))
+        starts = np.flatnonzero(edges == 1)
+        if starts.size < min_peaks:
+            continue
+        peaks = np.sort(np.maximum.reduceat(a, starts))[::-1]
+        level = float(peaks[min_peaks - 1])
+        if not level >= floor:
+            continue
+        top = a >= (1.0 - tol) * level
+        te = np.diff(np.concatenate(([0], top.astype(np.int8), [0])))
+        ts, tend = np.flatnonzero(te == 1), np.flatnonzero(te == -1)
+        inner = (ts > 0) & (tend < a.size)
+        ts, tend = ts[inner], tend[inner]
+        low = (1.0 - 5.0 * tol) * level
+        sharp = (a[ts - 1] < low) & (a[tend] < low) if jumps else np.zeros(ts.size, bool)
+        if ts.size:
+            idx, owner, _ = _ranges(ts, tend)
+            run_max = np.maximum.reduceat(a, ts)
+            at_max = np.bincount(owner, weights=a[idx] >= run_max[owner] - 1e-3 * level,
+                                 minlength=ts.size)
+            sharp |= at_max >= 3
+        if int(sharp.sum()) >= min_peaks:
+            out |= top
+    return out
+
+
+def declip(x: np.ndarray, mask: np.ndarray, side: int = 3) -> np.ndarray:
+    """Copy of ``x`` (n, 3) with each clipped run (``mask``) of each axis replaced by the
+    parabola fitted (least squares) to ``side`` samples on each side of the run, where that
+    parabola lies beyond the clipped value (it never shrinks a measured magnitude)."""
+    out = np.array(x, dtype=float, copy=True)
+    n = out.shape[0]
+    edges = np.diff(np.concatenate(([0], mask.astype(np.int8), [0])))
+    for s, e in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True):
+        lo, hi = max(0, s - side), min(n, e + side)
+        idx = np.concatenate((np.arange(lo, s), np.arange(e, hi)))
+        if idx.size < 3:
+            continue
+        run = np.arange(s, e)
+        for ax in range(out.shape[1]):
+            level = out[s:e, ax]
+            if np.max(np.abs(level)) < 0.9 * np.max(np.abs(out[:, ax])):
+                continue  # this axis is not the clipped one
+            c = np.polyfit(idx - s, out[idx, ax], 2)
+            fit = np.polyval(c, run - s)
+            sign = np.sign(np.mean(level))
+            out[s:e, ax] = sign * np.maximum(np.abs(level), sign * fit)
+    return out
+
+
+# ---------------------------------------------------------------------------------- stance
+
+
+def shoe_statistic(acc: np.ndarray, gyr: np.ndarray, rate_hz: float) -> np.ndarray:
+    """SHOE zero-velocity statistic (Skog et al. 2010) per sample, window ~25 ms (>= 3 samples).
+
+    Lower = more likely still. Dimensionless (noise-normalised squared residuals).
+    """
+    w = max(3, int(round(0.025 * rate_hz)) | 1)
+    am = moving_mean(acc.T, w).T
+    norm = np.linalg.norm(am, axis=1, keepdims=True)
+    u = am / np.where(norm > 0, norm, 1.0)
+    res = acc - G * u
+    s = np.einsum("ij,ij->i", res, res) / SHOE_SIGMA_A**2 + np.einsum(
+        "ij,ij->i", gyr, gyr
+    ) / SHOE_SIGMA_W**2
+    return moving_mean(s, w)
+
+
+def swing_peaks(gyr: np.ndarray, rate_hz: float) -> np.ndarray:
+    """Sample indices of the swings, one per stride.
+
+    Peaks of the 50 ms-smoothed angular-rate magnitude ``w`` above :data:`SWING_MIN_RADS`, at
+    least :data:`MIN_STRIDE_S` apart. Two consecutive peaks belong to the same swing unless the
+    foot comes to rest between them: ``min w`` between them below :data:`STANCE_RATIO` of the
+    smaller peak (a push-off and a swing peak, or the pivot of a turn, stay well above that);
+    such pairs are merged into the higher peak.
+    """
+    w = moving_mean(np.linalg.norm(gyr, axis=1), max(1, int(round(0.05 * rate_hz))))
+    peaks, _ = find_peaks(w, distance=0.25 * MIN_STRIDE_S * rate_hz, prominence=SWING_MIN_RADS)
+    peaks = peaks[w[peaks] >= SWING_MIN_RADS]
+    if peaks.size < 2:
+        return peaks
+    kept = [int(peaks[0])]
+    for p in peaks[1:]:
+        q = kept[-1]
+        lo = float(np.min(w[q:p + 1]))
+        if lo < STANCE_RATIO * min(w[q], w[p]):
+            kept.append(int(p))
+        elif w[p] > w[q]:
+            kept[-1] = int(p)
+    return np.asarray(kept, dtype=int)
+
+
+def midstances(
+    acc: np.ndarray, gyr: np.ndarray, rate_hz: float, swings: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mid-stance sample indices and a chain flag per mid-stance.
+
+    One mid-stance (the minimum of the SHOE statistic) between each pair of consecutive swings
+    closer than :data:`MAX_STRIDE_S`; before the first swing and after the last (and around a
+    longer pause) the minimum within ``MAX_STRIDE_S / 2`` of the swing. ``linked[i]`` is True
+    when mid-stances ``i`` and ``i + 1`` enclose exactly one swing (a stride).
+    """
+    s = shoe_statistic(acc, gyr, rate_hz)
+    n = s.size
+    half = int(round(0.5 * MAX_STRIDE_S * rate_hz))
+    ms: list[int] = []
+    linked: list[bool] = []
+    if swings.size == 0:
+        return np.zeros(0, int), np.zeros(0, bool)
+
+    edge = max(2, int(round(0.05 * rate_hz)))
+    wmag = moving_mean(np.linalg.norm(gyr, axis=1), max(1, int(round(0.05 * rate_hz))))
+
+    def argmin(a: int, b: int) -> int:
+        a, b = max(a, 0), min(b, n)
+        if b <= a:
+            return -1
+        i = a + int(np.argmin(s[a:b]))
+        # at the very start or end of the data: the stance may lie outside it
+        if i < edge or i >= n - edge:
+            return -1
+        # the foot must be at rest there (as in swing_peaks)
+        peak = max(float(np.max(wmag[a:b])), SWING_MIN_RADS)
+        return i if wmag[i] < STANCE_RATIO * peak else -1
+
+    first = argmin(swings[0] - half, swings[0])
+    prev_ms = first
+    for i in range(swings.size):
+        p = swings[i]
+        if i + 1 < swings.size and swings[i + 1] - p <= 2 * half:
+            nxt = argmin(p, swings[i + 1])
+            ms.append(prev_ms)
+            linked.append(prev_ms >= 0)
+            prev_ms = nxt
+        else:
+            after = argmin(p, p + half)
+            ms.append(prev_ms)
+            linked.append(prev_ms >= 0 and after >= 0)
+            ms.append(after)
+            linked.append(False)
+            prev_ms = argmin(swings[i + 1] - half, swings[i + 1]) if i + 1 < swings.size else -1
+    ms_a = np.asarray(ms, int)
+    linked_a = np.asarray(linked, bool)
+    ok = ms_a >= 0
+    # a dropped (-1) mid-stance also unlinks the one before it
+    linked_a &= np.append(ok[1:], False) & ok
+    return ms_a[ok], linked_a[ok]
+
+
+# ---------------------------------------------------------------------------------- strapdown
+
+
+def orientations(gyr: np.ndarray, rate_hz: float) -> np.ndarray:
+    """World-from-sensor rotations (n, 3, 3) relative to the first sample: the exact product of
+    per-sample increments with rotation vector ``(w[i-1] + w[i]) dt / 2``."""
+    n = gyr.shape[0]
+    rv = np.zeros((3, n))
+    if n > 1:
+        rv[:, 1:] = 0.5 * (gyr[1:] + gyr[:-1]).T / rate_hz
+    inc = rotation_increments(rv)
+    r = cumulative_rotation(np.eye(3), inc)
+    return np.ascontiguousarray(np.moveaxis(r, 2, 0))
+
+
+def _rodrigues(rv: np.ndarray) -> np.ndarray:
+    """Rotation matrices (k, 3, 3) of rotation vectors (k, 3)."""
+    return np.moveaxis(rotation_increments(np.asarray(rv, float).T), 2, 0)
+
+
+def integrate_strides(
+    acc: np.ndarray,
+    rot: np.ndarray,
+    rate_hz: float,
+    ms0: np.ndarray,
+    ms1: np.ndarray,
+    clipped: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Displacement (k, 3) of each stride ``ms0[k] -> ms1[k]`` and the up direction (k, 3) at
+    ``ms0``, both in the sensor frame at ``ms0``, by zero-velocity-anchored strapdown.
+
+    ``rot``: world-from-sensor rotations from :func:`orientations`. ``clipped``: samples where the
+    gyroscope was clipped (the tilt correction is then applied there instead of linearly).
+    """
+    k = ms0.size
+    if k == 0:
+        return np.zeros((0, 3)), np.zeros((0, 3))
+    dt = 1.0 / rate_hz
+    fw = np.einsum("nij,nj->ni", rot, acc)  # specific force in the gyro frame
+    # gravity direction (gyro frame) at each mid-stance: mean over +-2 samples
+    n = acc.shape[0]
+
+    def up_at(i: np.ndarray) -> np.ndarray:
+        idx = np.clip(i[:, None] + np.arange(-2, 3)[None, :], 0, n - 1)
+        v = fw[idx].mean(axis=1)
+        return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+    u0, u1 = up_at(ms0), up_at(ms1)
+    # correction rotation taking u1 back onto u0 (minimal rotation)
+    axis = np.cross(u1, u0)
+    sin_a = np.linalg.norm(axis, axis=1)
+    ang = np.arctan2(sin_a, np.einsum("ij,ij->i", u0, u1))
+    corr = np.where(sin_a[:, None] > 1e-12, axis / np.where(sin_a > 0, sin_a, 1)[:, None], 0.0)
+    corr *= ang[:, None]
+    lengths = ms1 - ms0 + 1
+    total = int(lengths.sum())
+    owner = np.repeat(np.arange(k), lengths)
+    start = np.repeat(ms0, lengths)
+    pos_in = np.arange(total) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    idx = start + pos_in
+    frac = pos_in / np.repeat(lengths - 1, lengths).astype(float)
+    if clipped is not None and clipped.any():
+        c = clipped[idx].astype(float)
+        cum = np.cumsum(c)
+        first = np.repeat(np.cumsum(lengths) - lengths, lengths)
+        base = np.where(first > 0, cum[first - 1], 0.0)
+        tot = np.repeat(np.add.reduceat(c, np.cumsum(lengths) - lengths), lengths)
+        frac = np.where(tot > 0, (cum - base) / np.where(tot > 0, tot, 1.0), frac)
+    rc = _rodrigues(corr[owner] * frac[:, None])
+    f = np.einsum("nij,nj->ni", rc, fw[idx]) - G * u0[owner]
+    # trapezoid velocity per stride, starting at 0
+    inc = 0.5 * (f[1:] + f[:-1]) * dt
+    inc = np.vstack((np.zeros((1, 3)), inc))
+    inc[pos_in == 0] = 0.0
+    cs = np.cumsum(inc, axis=0)
+    first_idx = np.cumsum(lengths) - lengths
+    vel = cs - cs[first_idx][owner]
+    v_end = vel[first_idx + lengths - 1]
+    vel -= v_end[owner] * frac_time(pos_in, lengths)[:, None]
+    pinc = 0.5 * (vel[1:] + vel[:-1]) * dt
+    pinc = np.vstack((np.zeros((1, 3)), pinc))
+    pinc[pos_in == 0] = 0.0
+    ps = np.cumsum(pinc, axis=0)
+    disp = ps[first_idx + lengths - 1] - ps[first_idx]
+    # into the sensor frame at ms0 (foot flat): displacement and the up direction
+    rot0 = rot[ms0]
+    disp_s = np.einsum("nji,nj->ni", rot0, disp)
+    up_s = np.einsum("nji,nj->ni", rot0, u0)
+    return disp_s, up_s
+
+
+def frac_time(pos_in: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Elapsed share of the stride (0 at its first sample, 1 at its last) for each sample."""
+    return pos_in / np.repeat(np.maximum(lengths - 1, 1), lengths).astype(float)
+
+
+# ---------------------------------------------------------------------------------- events
+
+
+def _ranges(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Flat sample indices of the ranges ``a[k]:b[k]`` (b > a), their owner and offsets."""
+    lengths = np.maximum(b - a, 0)
+    owner = np.repeat(np.arange(a.size), lengths)
+    starts = np.cumsum(lengths) - lengths
+    idx = np.repeat(a, lengths) + np.arange(int(lengths.sum())) - np.repeat(starts, lengths)
+    return idx, owner, starts
+
+
+def _seg_argmax(x: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Index of the maximum of ``x`` over ``a[k]:b[k]`` for each k (-1 for an empty range)."""
+    out = np.full(a.size, -1, dtype=int)
+    ok = b > a
+    if not ok.any():
+        return out
+    idx, owner, starts = _ranges(a[ok], b[ok])
+    vals = x[idx]
+    order = np.lexsort((-vals, owner))  # per owner, largest first
+    first = np.searchsorted(owner[order], np.arange(int(ok.sum())))
+    out[ok] = idx[order[first]]
+    return out
+
+
+def foot_frame(disp_s: np.ndarray, up_s: np.ndarray) -> np.ndarray | None:
+    """Foot frame in sensor coordinates (3x3, columns forward, left, up) from the strides'
+    displacements and up directions seen from the sensor at mid-stance; None without a stride
+    of at least 0.2 m (the forward direction is then unknown)."""
+    if disp_s.shape[0] == 0:
+        return None
+    up = up_s.mean(axis=0)
+    up /= np.linalg.norm(up)
+    h = disp_s - np.einsum("ij,ij->i", disp_s, up_s)[:, None] * up_s
+    hl = np.linalg.norm(h, axis=1)
+    ok = np.isfinite(hl) & (hl >= 0.2)
+    if not ok.any():
+        return None
+    fwd = (h[ok] / hl[ok, None]).sum(axis=0)
+    fwd -= (fwd @ up) * up
+    nf = np.linalg.norm(fwd)
+    if nf < 1e-9:
+        return None
+    fwd /= nf
+    return np.column_stack((fwd, np.cross(up, fwd), up))
+
+
+def detect_strides(
+    acc: np.ndarray,
+    gyr: np.ndarray,
+    rate_hz: float,
+    gyro_range_rads: float | None = None,
+) -> tuple[FootStrides, np.ndarray, np.ndarray, np.ndarray]:
+    """Strides of one foot; see the module docstring for the method.
+
+    ``acc``: (n, 3) m/s², ``gyr``: (n, 3) rad/s, sensor frame, uniform at ``rate_hz``.
+    ``gyro_range_rads``: the gyroscope's full scale if known (else found from the data).
+    Returns the strides, the orientations (n, 3, 3, world-from-sensor, from the repaired
+    angular rate), the repaired angular rate (n, 3) and the clipped-sample mask (n,).
+    """
+    fs = float(rate_hz)
+    n = acc.shape[0]
+    clip = clipped_mask(gyr, 4.0, full_scale=gyro_range_rads) | clipped_mask(acc, 2.0 * G, jumps=False)
+    gyr_fix = declip(gyr, clip) if clip.any() else np.asarray(gyr, float)
+    rot = orientations(gyr_fix, fs) if n else np.zeros((0, 3, 3))
+    empty_i = np.zeros(0, int)
+    none = FootStrides(empty_i, empty_i, empty_i, empty_i, empty_i, np.zeros((0, 3)),
+                       np.zeros((0, 3)), np.zeros(0, bool), None, empty_i)
+    if n < 3:
+        return none, rot, gyr_fix, clip
+    swings = swing_peaks(gyr_fix, fs)
+    ms, linked = midstances(acc, gyr_fix, fs, swings)
+    i0 = np.flatnonzero(linked)
+    ms0, ms1 = ms[i0], ms[i0 + 1]
+    dur = (ms1 - ms0) / fs
+    good = (dur >= MIN_STRIDE_S) & (dur <= MAX_STRIDE_S)
+    i0, ms0, ms1 = i0[good], ms0[good], ms1[good]
+    if ms0.size == 0:
+        none.ms_all = ms
+        return none, rot, gyr_fix, clip
+    disp_s, up_s = integrate_strides(acc, rot, fs, ms0, ms1, clip)
+    frame = foot_frame(disp_s, up_s)
+    # swing peak inside each stride
+    wmag = moving_mean(np.linalg.norm(gyr_fix, axis=1), max(1, int(round(0.05 * fs))))
+    peak = _seg_argmax(wmag, ms0, ms1)
+    # initial contact: largest jerk between the swing peak and the next mid-stance
+    jerk = np.zeros(n)
+    jerk[1:] = np.linalg.norm(np.diff(acc, axis=0), axis=1)
+    ic = _seg_argmax(jerk, peak + 1, ms1)
+    ic = np.where(ic > 0, ic - 1, ic)  # the jump lies between samples ic-1 and ic: contact at ic-1
+    # toe-off: largest toe-down pitch rate between mid-stance and the swing peak
+    if frame is not None:
+        pitch_rate = gyr_fix @ frame[:, 1]
+    else:
+        pitch_rate = wmag
+    to = _seg_argmax(pitch_rate, ms0, peak)
+    # toe-off of the stance at ms1: from the next stride if it follows directly
+    to_next = np.full(ms0.size, -1, dtype=int)
+    follows = np.flatnonzero(i0[1:] == i0[:-1] + 1)
+    to_next[follows] = to[follows + 1]
+    # a stance with no following stride: search up to the next swing peak, if any
+    lonely = np.flatnonzero(to_next < 0)
+    if lonely.size:
+        nxt_sw = np.searchsorted(swings, ms1[lonely])
+        has = nxt_sw < swings.size
+        li = lonely[has]
+        end = swings[nxt_sw[has]]
+        ok = (end - ms1[li]) / fs <= 0.5 * MAX_STRIDE_S
+        to_next[li[ok]] = _seg_argmax(pitch_rate, ms1[li[ok]], end[ok])
+    cidx, cown, _ = _ranges(ms0, ms1 + 1)
+    clipped = np.zeros(ms0.size, bool)
+    np.logical_or.at(clipped, cown, clip[cidx])
+    return (
+        FootStrides(ms0, ms1, to, ic, to_next, disp_s, up_s, clipped, frame, ms),
+        rot,
+        gyr_fix,
+        clip,
+    )
+
+
+def looks_like_foot(acc: np.ndarray, gyr: np.ndarray | None, rate_hz: float) -> bool | None:
+    """Does the signal look like a shoe sensor (True), like a trunk/hip sensor (False), or is
+    there too little movement to tell (None)?
+
+    A foot swings through 300-1000 deg/s every stride and hits the ground at 4-15 g; the pelvis
+    turns at under 150 deg/s and its impacts stay near 2-4 g. With a gyroscope: the 99th
+    percentile of the angular-rate magnitude over the moving samples, > 4 rad/s foot, < 2.5
+    rad/s trunk. Without: the 99th percentile of the acceleration magnitude, > 5.5 g foot,
+    < 4 g trunk.
+    """
+    a = np.linalg.norm(np.asarray(acc, float), axis=1)
+    moving = np.abs(a - G) > 0.3 * G
+    if moving.mean() < 0.05 or moving.sum() < rate_hz:
+        return None
+    if gyr is not None:
+        w = np.linalg.norm(np.asarray(gyr, float), axis=1)
+        p = float(np.percentile(w, 99))
+        if p > 4.0:
+            return True
+        if p < 2.5:
+            return False
+        return None
+    p = float(np.percentile(a, 99)) / G
+    if p > 5.5:
+        return True
+    if p < 4.0:
+        return False
+    return None

@@ -1,0 +1,190 @@
+"""Per-stride foot metrics from a shoe IMU: foot-strike angle and class, pronation, impact.
+
+All angles are relative to the foot flat on the ground, taken as the sensor's orientation at
+the mid-stance of the same stance (the zero-velocity instant, see :mod:`imu_hip.gait.foot`),
+in the foot frame found from gravity and the direction of travel.
+
+- **Foot-strike angle** (deg, + = toe up): the elevation of the foot's long axis at initial
+  contact relative to foot flat. Classes after Altman & Davis (2012, "A kinematic method for
+  footstrike pattern detection in barefoot and shod runners", Gait Posture 35:298-300): rear
+  foot > 8.0 deg, mid foot -1.6 to 8.0 deg, fore foot < -1.6 deg (their thresholds on the sagittal
+  foot angle at contact relative to standing).
+- **Pronation** (deg, deg/s): eversion = rotation of the foot about its long axis lowering the
+  medial edge (left foot: positive about +x; right foot: negative), relative to foot flat.
+  Excursion = largest eversion during the stance (contact to toe-off) minus the eversion at
+  contact; velocity = largest eversion angular rate during the stance.
+- **Impact peak** (g): the largest resultant acceleration (gravity included) from contact to
+  50 ms after it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from imu_hip.model import G
+
+#: Altman & Davis (2012) foot-strike angle thresholds (deg): rear > 8.0, fore < -1.6.
+REAR_ABOVE_DEG = 8.0
+FORE_BELOW_DEG = -1.6
+IMPACT_WINDOW_S = 0.05
+
+
+def strike_class(angle_deg: np.ndarray) -> np.ndarray:
+    """``rear`` / ``mid`` / ``fore`` per angle (Altman & Davis 2012), ``unknown`` for NaN."""
+    a = np.asarray(angle_deg, float)
+    out = np.full(a.shape, "unknown", dtype="<U7")
+    out[a > REAR_ABOVE_DEG] = "rear"
+    out[(a >= FORE_BELOW_DEG) & (a <= REAR_ABOVE_DEG)] = "mid"
+    out[a < FORE_BELOW_DEG] = "fore"
+    return out
+
+
+def relative_rotations(rot: np.ndarray, ref: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """``rot[ref]^T rot[idx]`` (k, 3, 3): orientation at ``idx`` seen from the sensor frame at
+    ``ref`` (both world-from-sensor rotations)."""
+    return np.einsum("kji,kjl->kil", rot[ref], rot[idx])
+
+
+def strike_angle_deg(rot: np.ndarray, frame: np.ndarray, ic: np.ndarray,
+                     ms: np.ndarray) -> np.ndarray:
+    """Sagittal foot angle at contact ``ic`` relative to foot flat at ``ms`` (deg, toe up +)."""
+    q = relative_rotations(rot, ms, ic)
+    x_now = q @ frame[:, 0]
+    return np.degrees(np.arcsin(np.clip(x_now @ frame[:, 2], -1.0, 1.0)))
+
+
+def pronation(rot: np.ndarray, gyr: np.ndarray, frame: np.ndarray, ic: np.ndarray,
+              to: np.ndarray, ms: np.ndarray, side_sign: float) -> tuple[np.ndarray, np.ndarray]:
+    """Eversion excursion (deg) and peak eversion velocity (deg/s) over each stance
+    ``ic[k]..to[k]`` relative to foot flat at ``ms[k]``. ``side_sign``: +1 left foot, -1 right.
+    NaN where the stance is not known."""
+    k = ic.size
+    exc = np.full(k, np.nan)
+    vel = np.full(k, np.nan)
+    ok = (ic >= 0) & (to > ic) & (ms >= 0)
+    if not ok.any():
+        return exc, vel
+    kk = np.flatnonzero(ok)
+    lengths = to[kk] - ic[kk] + 1
+    owner = np.repeat(np.arange(kk.size), lengths)
+    starts = np.cumsum(lengths) - lengths
+    idx = np.repeat(ic[kk], lengths) + np.arange(int(lengths.sum())) - np.repeat(starts, lengths)
+    q = relative_rotations(rot, ms[kk][owner], idx)
+    y_now = q @ frame[:, 1]
+    z_now = q @ frame[:, 2]
+    roll = np.arctan2(y_now @ frame[:, 2], z_now @ frame[:, 2])
+    ev = np.degrees(side_sign * roll)
+    ev_rate = np.degrees(side_sign * (gyr[idx] @ frame[:, 0]))
+    exc[kk] = np.maximum.reduceat(ev, starts) - ev[starts]
+    vel[kk] = np.maximum.reduceat(ev_rate, starts)
+    return exc, vel
+
+
+def impact_peak_g(acc: np.ndarray, ic: np.ndarray, rate_hz: float) -> np.ndarray:
+    """Largest resultant acceleration (g) from contact ``ic`` to 50 ms after it."""
+    out = np.full(ic.size, np.nan)
+    ok = ic >= 0
+    if not ok.any():
+        return out
+    w = int(round(IMPACT_WINDOW_S * rate_hz)) + 1
+    idx = np.clip(ic[ok, None] + np.arange(w)[None, :], 0, acc.shape[0] - 1)
+    out[ok] = np.linalg.norm(acc[idx], axis=2).max(axis=1) / G
+    return out
+
+
+#: Stride metrics summarised (numbers describing the stride, not the event times).
+STRIDE_SUMMARY_METRICS = (
+    "stride_time_s", "contact_time_s", "swing_time_s", "flight_time_s", "stride_length_m",
+    "speed_mps", "foot_strike_angle_deg", "pronation_excursion_deg", "pronation_velocity_dps",
+    "impact_peak_g",
+)
+
+
+def _median(x: np.ndarray) -> float:
+    x = np.asarray(x, float)
+    x = x[np.isfinite(x)]
+    return float(np.median(x)) if x.size else float("nan")
+
+
+def summarize_strides(strides, min_per_side: int = 5) -> dict:
+    """Summary of a :class:`~imu_hip.strides.StrideTable`: median, IQR, left/right medians and
+    symmetry index ``100 (left - right) / mean`` per metric; foot-strike shares; with both feet
+    also step time and cadence (from the initial contacts of both feet in time order)."""
+    from imu_hip.metrics.summary import asymmetry_pct
+
+    side = strides["side"]
+    out: dict = {"stride_count": len(strides),
+                 "strides_left": int((side == "left").sum()),
+                 "strides_right": int((side == "right").sum()),
+                 "strides_clipped": int(np.nansum(strides["clipped"])),
+                 "strides_running": int((strides["gait"] == "run").sum()),
+                 "strides_walking": int((strides["gait"] == "walk").sum())}
+    metrics: dict = {}
+    unavailable: dict = {}
+    for name in STRIDE_SUMMARY_METRICS:
+        x = strides[name]
+        if not np.isfinite(x).any():
+            unavailable[name] = ("no strides were detected" if len(strides) == 0 else
+                                 "needs both shoes (or the sacrum)" if name == "flight_time_s"
+                                 else "could not be measured on any stride")
+            continue
+        fin = x[np.isfinite(x)]
+        q25, q75 = np.percentile(fin, [25, 75])
+        left = _median(x[side == "left"]) if (side == "left").sum() >= min_per_side else np.nan
+        right = _median(x[side == "right"]) if (side == "right").sum() >= min_per_side else np.nan
+        metrics[name] = {"median": _median(x), "q25": float(q25), "q75": float(q75),
+                         "iqr": float(q75 - q25), "left_median": left, "right_median": right,
+                         "asymmetry_pct": asymmetry_pct(left, right)}
+    strike = strides["foot_strike"]
+    known = strike != "unknown"
+    out["foot_strike_share_pct"] = {
+        k: (100.0 * float(np.mean(strike[known] == k)) if known.any() else float("nan"))
+        for k in ("rear", "mid", "fore")}
+    if out["strides_left"] and out["strides_right"]:
+        order = np.argsort(strides["t_ic_s"])
+        t = strides["t_ic_s"][order]
+        s = side[order]
+        st = np.diff(t)
+        alt = (s[1:] != s[:-1]) & (st < 0.75 * np.nanmedian(strides["stride_time_s"]) + 0.2)
+        step = st[alt]
+        if step.size:
+            metrics["step_time_s"] = {"median": float(np.median(step)),
+                                      "q25": float(np.percentile(step, 25)),
+                                      "q75": float(np.percentile(step, 75))}
+            metrics["cadence_spm"] = {"median": 60.0 / float(np.median(step))}
+    elif len(strides):
+        st = strides["stride_time_s"]
+        metrics["cadence_spm"] = {"median": 120.0 / _median(st),
+                                  "note": "one shoe: twice the stride rate"}
+    out["metrics"] = metrics
+    out["unavailable"] = unavailable
+    return out
+
+
+def format_stride_summary(summary: dict) -> str:
+    """The stride summary as a plain-text table (untrusted text escaped)."""
+    from imu_hip.text import terminal_safe
+
+    def num(x, d=3):
+        return "-" if x is None or not np.isfinite(x) else f"{x:.{d}g}"
+
+    lines = []
+    if "sensor_ids" in summary:
+        lines.append("imu-hip shoe analysis of "
+                     + terminal_safe(str(summary.get("source") or ", ".join(summary["sensor_ids"]))))
+    lines.append(f"strides {summary['stride_count']} (left {summary['strides_left']}, right "
+                 f"{summary['strides_right']}; running {summary['strides_running']}, walking "
+                 f"{summary['strides_walking']}; clipped {summary['strides_clipped']})")
+    share = summary["foot_strike_share_pct"]
+    lines.append("foot strike: " + ", ".join(f"{k} {num(v, 3)} %" for k, v in share.items()))
+    if "time_offset_s" in summary:
+        lines.append(f"sensor time offset from events: {summary['time_offset_s']}")
+    lines.append("")
+    lines.append(f"{'metric':<26}{'median':>9}{'IQR':>17}{'left':>9}{'right':>9}{'asym %':>8}")
+    for name, m in summary["metrics"].items():
+        iqr = f"{num(m.get('q25'))}-{num(m.get('q75'))}" if "q25" in m else "-"
+        lines.append(f"{name:<26}{num(m['median']):>9}{iqr:>17}{num(m.get('left_median')):>9}"
+                     f"{num(m.get('right_median')):>9}{num(m.get('asymmetry_pct'), 2):>8}")
+    for name, reason in summary["unavailable"].items():
+        lines.append(f"not available: {name}: {reason}")
+    return "\n".join(lines)
