@@ -362,10 +362,12 @@ PROFILE = GattProfile(
     # the control point is subscribed too, so start responses (FACTOR) reach the decoder
     notify_uuids=(DATA_UUID, CONTROL_UUID),
     control_uuid=CONTROL_UUID,
-    # H10 takes ACC at 200 Hz (Verity Sense refuses that rate: "invalid sample rate"); Verity
-    # Sense takes ACC and GYRO at 52 Hz (H10 answers "already in state" / "not supported"). The
+    # H10 takes ACC at 200 Hz with rate, resolution and range only (it offers no channel
+    # setting; Verity Sense refuses the rate: "invalid sample rate"); Verity Sense takes ACC and
+    # GYRO at 52 Hz with 3 channels (H10 answers "already in state" / "not supported"). The
     # decoder re-estimates the rate from the timestamps either way.
-    start_commands=(cmd_start(ACC, 200, 8), cmd_start(ACC, 52, 8), cmd_start(GYRO, 52, 2000)),
+    start_commands=(cmd_start(ACC, 200, 8, channels=None), cmd_start(ACC, 52, 8),
+                    cmd_start(GYRO, 52, 2000)),
     stop_commands=(cmd_stop(ACC), cmd_stop(GYRO)),
     name_prefixes=("Polar Sense", "Polar H10", "Polar Verity", "Polar OH1", "Polar H9"),
 )

@@ -45,6 +45,9 @@ ACC_SCALE_MPS2 = G / 1024.0  # Q6.10 g
 GYR_SCALE_RADS = math.radians(1.0 / 32.0)  # Q11.5 deg/s
 MAG_SCALE_T = 1e-6 / 16.0  # Q12.4 uT -> tesla
 DEFAULT_RATE_HZ = 200.0
+_RAW = struct.Struct("<9h")
+# the firmware sends -(proper acceleration): the accelerometer scale is negative
+_SCALES = np.array([-ACC_SCALE_MPS2] * 3 + [GYR_SCALE_RADS] * 3 + [MAG_SCALE_T] * 3)
 
 
 def cmd_config(motion_freq_hz: int = 200, pedo_interval_ms: int = 1000,
@@ -81,7 +84,7 @@ class Thingy52Decoder(Decoder):
         if len(data) != FRAME_SIZE:
             self.stats.malformed["short" if len(data) < FRAME_SIZE else "long"] += 1
             return []
-        x = np.frombuffer(bytes(data), dtype="<i2").astype(np.float64).reshape(1, 9)
+        x = np.array(_RAW.unpack(data), dtype=np.float64) * _SCALES
         self.stats.samples += 1
         return [DecodedBlock(
             sensor_id=self.sensor_id,
@@ -89,9 +92,9 @@ class Thingy52Decoder(Decoder):
             received_at=received_at,
             seq=None,
             device_t_s=None,
-            acc_mps2=x[:, 0:3] * -ACC_SCALE_MPS2,  # firmware sends -(proper acceleration)
-            gyr_rads=x[:, 3:6] * GYR_SCALE_RADS,
-            values={f"mag_{a}_t": x[:, 6 + i] * MAG_SCALE_T for i, a in enumerate("xyz")},
+            acc_mps2=x[None, 0:3],
+            gyr_rads=x[None, 3:6],
+            values={"mag_x_t": x[6:7], "mag_y_t": x[7:8], "mag_z_t": x[8:9]},
         )]
 
 
