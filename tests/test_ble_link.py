@@ -334,7 +334,7 @@ def test_peripheral_disconnect_reconnects_and_resends_start():
             found = await find_device("F0:00:00:00:00:01", 0.2, backend=world.scanner_backend)
             link = imu_hip_link(world, found.device)
             rec, task = await start_link(link)
-            await rec.wait_for(lambda: len(rec.notifications) >= 40)
+            await rec.wait_for(lambda: len(rec.data(ihp.DATA_UUID)) >= 40)
             await link.stop()
             await task
             return dev, link, rec
@@ -361,7 +361,7 @@ def test_faults_are_delivered_as_they_happened_and_never_crash():
             found = await find_device("F0:00:00:00:00:01", 0.2, backend=world.scanner_backend)
             link = imu_hip_link(world, found.device)
             rec, task = await start_link(link)
-            await rec.wait_for(lambda: len(rec.notifications) >= 25)
+            await rec.wait_for(lambda: len(rec.data(ihp.DATA_UUID)) >= 25)
             await link.stop()
             await task
             return dev, rec

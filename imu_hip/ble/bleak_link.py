@@ -300,10 +300,17 @@ class BleakLink(Link):
                 if len(level) >= 1 and level[0] <= 100:
                     self.info = dataclasses.replace(self.info, battery_pct=int(level[0]))
 
+        # what counts as data for the watchdog: not command responses (imu-hip's response
+        # characteristic, Polar's control point), which a device sends without streaming
+        data_uuids = {u.lower() for u in self.profile.notify_uuids} - {
+            (self.profile.control_uuid or "").lower()
+        }
+
         def deliver(characteristic: Any, data: bytearray) -> None:
             received_at = self.clock()
-            self._last_rx = time.monotonic()
-            self._rx_count += 1
+            if characteristic.uuid in data_uuids:
+                self._last_rx = time.monotonic()
+                self._rx_count += 1
             try:
                 on_notification(characteristic.uuid, bytes(data), received_at)
             except Exception:  # a faulty consumer must not take the link down
