@@ -58,6 +58,9 @@ SCHEMA_VERSION = 1
 SPIKE_WINDOW = timedelta(days=30)
 SPIKE_LIMIT = 0.10
 WEEKLY_LIMIT = 0.30
+#: Relative tolerance so that exactly +10 % (or +30 %) is not "more than" the limit after float
+#: rounding (11 / 10 - 1 = 0.10000000000000009).
+RATIO_EPS = 1e-9
 TREND_WINDOW = timedelta(days=56)
 TREND_MIN_RUNS = 4
 TREND_MIN_SPAN = timedelta(days=14)
@@ -425,7 +428,7 @@ def spike_warnings(runs: Sequence[RunRecord], impact: bool = False) -> list[Load
         if not best or best <= 0:
             continue
         ratio = value / best - 1.0
-        if ratio > SPIKE_LIMIT:
+        if ratio > SPIKE_LIMIT + RATIO_EPS:
             what = "cumulative impact load" if impact else kind
             out.append(LoadWarning(
                 kind="impact spike" if impact else "spike",
@@ -492,7 +495,7 @@ def weekly_warnings(
         if a <= 0:
             continue  # nothing the week before: no ratio (a restart after a break)
         ratio = b / a - 1.0
-        if ratio > WEEKLY_LIMIT:
+        if ratio > WEEKLY_LIMIT + RATIO_EPS:
             what = "cumulative impact load" if impact else f"weekly {kind}"
             out.append(LoadWarning(
                 kind="impact weekly" if impact else "weekly",

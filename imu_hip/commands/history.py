@@ -101,7 +101,7 @@ def format_history(runs, warnings, tz=None) -> str:
             f"{num(r.distance_m / 1000 if r.distance_m else None):>8}{r.steps or '-':>7}"
             f"{num(r.impact_load_bw, 4):>9}{num(m.get('hip.cadence_spm')):>8}"
             f"{num(m.get('hip.contact_time_s'), 3, 1000):>11}"
-            f"{num(m.get('hip.pelvic_drop_deg'), 2):>9}  {terminal_safe(r.source, 60)}"
+            f"{num(m.get('hip.pelvic_drop_deg'), 2):>9}  {terminal_safe(Path(r.source).name, 60)}"
         )
     lines.append("")
     for t in metric_trends(runs):
