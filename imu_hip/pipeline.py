@@ -328,17 +328,25 @@ class AnalysisResult:
     steps: StepTable
     summary: dict[str, Any]
     alignment: Alignment | None
+    strides: Any = None  # StrideTable of the shoes (imu_hip.strides), when shoes were analysed
 
     def write(self, out_dir: str | Path) -> list[Path]:
-        """Write ``steps.csv`` and ``summary.json`` into ``out_dir`` (created); return the paths."""
+        """Write ``steps.csv`` (sacrum) and/or ``strides.csv`` (shoes) and ``summary.json`` into
+        ``out_dir`` (created); return the paths."""
         out = prepare_output_dir(out_dir)
         steps_path, summary_path = out / "steps.csv", out / "summary.json"
+        paths = []
         try:
-            self.steps.to_csv(steps_path)
+            if self.strides is None or len(self.steps):
+                self.steps.to_csv(steps_path)
+                paths.append(steps_path)
+            if self.strides is not None:
+                self.strides.to_csv(out / "strides.csv")
+                paths.append(out / "strides.csv")
             summary_path.write_text(self.to_json(), encoding="utf-8")
         except OSError as e:
             raise ImuHipError(f"{e.filename or out}: cannot write ({e.strerror or e})") from None
-        return [steps_path, summary_path]
+        return [*paths, summary_path]
 
     def to_json(self, indent: int | None = 2) -> str:
         """The summary as JSON text (NaN written as null), as in ``summary.json``."""
@@ -416,6 +424,15 @@ def analyze_sensor(
         )
     if axes not in AXES:
         raise ImuHipError(f"axes must be one of {', '.join(AXES)}, got {axes!r}")
+    from imu_hip.gait.foot import looks_like_foot
+
+    if looks_like_foot(sensor.acc_mps2, sensor.gyr_rads, sensor.rate_hz):
+        raise InputError(
+            source or f"sensor {sensor.sensor_id!r}",
+            "this looks like a shoe sensor, not a hip/sacrum one (the angular rate or impacts "
+            "reach a foot's swing and ground contact); analyse it with --placement left_foot "
+            "or --placement right_foot",
+        )
     from imu_hip.calibration import prepare_for_analysis
 
     sensor, calibration_info = prepare_for_analysis(sensor, calibration)
@@ -509,13 +526,28 @@ def analyze(
                 validate_recording(recording, name)  # says why (e.g. cut off before any data)
             sensor = _choose_sensor(recording, placement)
             validate_recording(Recording([sensor], recording.metadata), name)
+            shoes = [s for s in recording.sensors if s.placement in ("left_foot", "right_foot")]
         elif isinstance(source, str | Path):
-            sensor = _choose_sensor(read_recording(source, placement=placement), placement)
+            recording = read_recording(source, placement=placement)
+            sensor = _choose_sensor(recording, placement)
+            shoes = [s for s in recording.sensors if s.placement in ("left_foot", "right_foot")]
         elif isinstance(source, Recording):
             sensor = _choose_sensor(source, placement)
+            shoes = [s for s in source.sensors if s.placement in ("left_foot", "right_foot")]
         else:
             sensor = source
-        return analyze_sensor(sensor, mass_kg=mass_kg, axes=axes, progress=progress, source=name)
+            shoes = []
+        if sensor.placement in ("left_foot", "right_foot"):
+            from imu_hip.foot_pipeline import analyze_foot_result
+
+            return analyze_foot_result([sensor], source=name)
+        result = analyze_sensor(sensor, mass_kg=mass_kg, axes=axes, progress=progress,
+                                source=name)
+        if shoes:  # shoes in the same session: side and contact timing from them
+            from imu_hip.foot_pipeline import with_shoes
+
+            result = with_shoes(result, shoes, source=name)
+        return result
     except InputError as e:
         if not name or e.source == name:
             raise

@@ -27,7 +27,10 @@ def add_parser(sub) -> None:
         help="auto: find the sensor-to-body rotation from the data (default); body: the file's "
         "axes already are x forward, y left, z up",
     )
-    p.add_argument("--out", metavar="DIR", help="write DIR/steps.csv and DIR/summary.json")
+    p.add_argument(
+        "--out", metavar="DIR",
+        help="write DIR/steps.csv (hip) or DIR/strides.csv (shoes) and DIR/summary.json",
+    )
     p.set_defaults(func=run)
 
 
@@ -45,7 +48,12 @@ def run(args: argparse.Namespace) -> int:
         progress=progress,
         axes=args.axes,
     )
-    print(format_summary(result.summary))
+    if result.strides is not None and not len(result.steps):
+        from imu_hip.metrics.foot import format_stride_summary
+
+        print(format_stride_summary(result.summary))
+    else:
+        print(format_summary(result.summary))
     if args.out:
         paths = result.write(args.out)
         print("wrote " + ", ".join(str(p) for p in paths))

@@ -95,7 +95,8 @@ class FootStrides:
 
 
 def clipped_mask(x: np.ndarray, floor: float, tol: float = 0.015, min_peaks: int = 3,
-                 full_scale: float | None = None, jumps: bool = True) -> np.ndarray:
+                 full_scale: float | None = None, jumps: bool = True,
+                 rate_hz: float = 200.0) -> np.ndarray:
     """Samples (n,) where an axis of ``x`` (n, 3) sits at the sensor's range limit.
 
     With ``full_scale`` known: ``|x| >= (1 - tol) full_scale``. Otherwise the limit shows as
@@ -103,13 +104,14 @@ def clipped_mask(x: np.ndarray, floor: float, tol: float = 0.015, min_peaks: int
     maximum, robust to a stray sample; ``L >= floor``, no real range lies below it): the signal
     jumps from more than ``5 tol`` below ``L`` into the band ``[(1 - tol) L, L]`` within one
     sample and out again (only with ``jumps``: right for a smooth signal such as the angular
-    rate, wrong for impact spikes), or holds >= 3 samples within 0.1 % of ``L`` of its top
-    (a plateau). A smooth peak at the frequencies of gait (< 10 Hz, sampled at >= 100 Hz)
+    rate, wrong for impact spikes), or holds a plateau: >= 12 ms (at least 3 samples at
+    ``rate_hz``) within 0.1 % of ``L`` of its top. A smooth peak at the frequencies of gait (< 10 Hz, sampled at >= 100 Hz)
     crosses that band gradually and curves by more than that. The axis counts as clipped when
     at least ``min_peaks`` excursions do this; then every sample in the band is flagged.
     """
     x = np.asarray(x, dtype=float)
     out = np.zeros(x.shape[0], bool)
+    plateau = max(3, int(round(0.012 * rate_hz)))
     if x.shape[0] < 3:
         return out
     for ax in range(x.shape[1]):
@@ -138,7 +140,7 @@ def clipped_mask(x: np.ndarray, floor: float, tol: float = 0.015, min_peaks: int
             run_max = np.maximum.reduceat(a, ts)
             at_max = np.bincount(owner, weights=a[idx] >= run_max[owner] - 1e-3 * level,
                                  minlength=ts.size)
-            sharp |= at_max >= 3
+            sharp |= at_max >= plateau
         if int(sharp.sum()) >= min_peaks:
             out |= top
     return out
@@ -150,6 +152,7 @@ def declip(x: np.ndarray, mask: np.ndarray, side: int = 3) -> np.ndarray:
     parabola lies beyond the clipped value (it never shrinks a measured magnitude)."""
     out = np.array(x, dtype=float, copy=True)
     n = out.shape[0]
+    top = np.max(np.abs(out), axis=0) if n else np.zeros(3)
     edges = np.diff(np.concatenate(([0], mask.astype(np.int8), [0])))
     for s, e in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True):
         lo, hi = max(0, s - side), min(n, e + side)
@@ -159,7 +162,7 @@ def declip(x: np.ndarray, mask: np.ndarray, side: int = 3) -> np.ndarray:
         run = np.arange(s, e)
         for ax in range(out.shape[1]):
             level = out[s:e, ax]
-            if np.max(np.abs(level)) < 0.9 * np.max(np.abs(out[:, ax])):
+            if np.max(np.abs(level)) < 0.9 * top[ax]:
                 continue  # this axis is not the clipped one
             c = np.polyfit(idx - s, out[idx, ax], 2)
             fit = np.polyval(c, run - s)
@@ -428,7 +431,8 @@ def detect_strides(
     """
     fs = float(rate_hz)
     n = acc.shape[0]
-    clip = clipped_mask(gyr, 4.0, full_scale=gyro_range_rads) | clipped_mask(acc, 2.0 * G, jumps=False)
+    clip = clipped_mask(gyr, 4.0, full_scale=gyro_range_rads, rate_hz=fs) | clipped_mask(
+        acc, 2.0 * G, jumps=False, rate_hz=fs)
     gyr_fix = declip(gyr, clip) if clip.any() else np.asarray(gyr, float)
     rot = orientations(gyr_fix, fs) if n else np.zeros((0, 3, 3))
     empty_i = np.zeros(0, int)
