@@ -63,6 +63,8 @@ FILE_VERSION = 1
 #: Metadata key stating which calibration was applied to a recording (the live session stores
 #: :meth:`Calibration.metadata` under ``calibration.<key>``, so this is the same key).
 APPLIED_KEY = "calibration.applied"
+#: Metadata key saying the gyroscope bias was tracked (and subtracted) from still periods.
+TRACKING_KEY = "calibration.gyro_bias_tracking"
 
 #: Largest per-axis moving std of the raw acceleration (m/s²) in a static pose. Sensor noise is
 #: 0.01-0.04 m/s² RMS at 100-400 Hz (70-250 µg/√Hz, ICM-42688-P / BMI270 / LSM6DSO datasheets);
@@ -358,11 +360,13 @@ def apply_calibration(data: SensorRecording | Block, cal: Calibration) -> Sensor
 
 
 def applied_calibration(metadata: dict[str, str]) -> str | None:
-    """What a recording's metadata says was applied already (None: nothing). Any
-    ``calibration.*`` key counts (the live session stores the calibration it applied)."""
+    """What a recording's metadata says was applied already (None: no stored calibration).
+    ``calibration.applied`` decides (a value starting with "none" means none); without it, any
+    other ``calibration.*`` key counts (the live session stores the calibration it applied)."""
     if APPLIED_KEY in metadata:
-        return metadata[APPLIED_KEY]
-    keys = sorted(k for k in metadata if k.startswith("calibration."))
+        value = metadata[APPLIED_KEY]
+        return None if value.startswith("none") else value
+    keys = sorted(k for k in metadata if k.startswith("calibration.") and k != TRACKING_KEY)
     return f"calibration ({', '.join(keys)})" if keys else None
 
 
@@ -428,6 +432,111 @@ def track_gyro_bias(
         sem_rads=np.array([r[2] for r in rows]),
         duration_s=np.array([r[3] for r in rows]),
     )
+
+
+class GyroBiasTracker:
+    """Live gyroscope-bias tracking: ``correct(block)`` subtracts the bias of the still periods
+    seen so far (causal, for live sessions).
+
+    Stillness is judged on tumbling windows of ``window_s`` counted in samples (std of ``|a|``
+    below ``ACC_STD_MAX_MPS2`` and of ``|ω|`` below ``GYR_STD_MAX_RADS``, the thresholds of
+    :mod:`imu_hip.dsp.still`). Once a still run lasts ``min_still_s``, the estimate is the mean
+    rate over the run (its first window left out), updated at every further still window and
+    kept when movement starts. Every sample is corrected with the estimate as of the last
+    complete window before it, so the output does not depend on how the stream is cut into
+    blocks. ``bias_rads`` is the current estimate (zeros before the first still period);
+    ``periods`` counts still periods used.
+    """
+
+    def __init__(self, min_still_s: float = 2.0, window_s: float = 0.5):
+        from imu_hip.dsp.still import ACC_STD_MAX_MPS2, GYR_STD_MAX_RADS
+
+        self.min_still_s, self.window_s = min_still_s, window_s
+        self._acc_max, self._gyr_max = ACC_STD_MAX_MPS2, GYR_STD_MAX_RADS
+        self.bias_rads = np.zeros(3)
+        self.periods = 0
+        self._rate: float | None = None
+        self._w = 0
+        self._buf_a = np.zeros((0, 3))
+        self._buf_g = np.zeros((0, 3))
+        self._reset_run()
+
+    def _reset_run(self) -> None:
+        self._run_windows, self._run_sum, self._run_n = 0, np.zeros(3), 0
+        self._counted = False
+
+    def correct(self, block: Block) -> Block:
+        """``block`` with the current bias estimate subtracted from its angular rate."""
+        if block.gyr_rads is None or len(block) == 0:
+            return block
+        if self._rate is None:
+            self._rate = float(block.rate_hz)
+            self._w = max(3, int(round(self.window_s * self._rate)))
+        if block.gap_before:
+            self._buf_a, self._buf_g = np.zeros((0, 3)), np.zeros((0, 3))
+            self._reset_run()
+        acc = np.asarray(block.acc_mps2, dtype=np.float64)
+        gyr = np.asarray(block.gyr_rads, dtype=np.float64)
+        out = np.empty_like(gyr)
+        i = 0
+        while i < len(gyr):
+            take = min(len(gyr) - i, self._w - len(self._buf_g))
+            out[i:i + take] = gyr[i:i + take] - self.bias_rads
+            self._buf_a = np.vstack([self._buf_a, acc[i:i + take]])
+            self._buf_g = np.vstack([self._buf_g, gyr[i:i + take]])
+            i += take
+            if len(self._buf_g) == self._w:
+                self._window(self._buf_a, self._buf_g)
+                self._buf_a, self._buf_g = np.zeros((0, 3)), np.zeros((0, 3))
+        return replace(block, gyr_rads=out)
+
+    def _window(self, a: np.ndarray, g: np.ndarray) -> None:
+        ok = bool(np.all(np.isfinite(a)) and np.all(np.isfinite(g)))
+        still = ok and (np.std(np.linalg.norm(a, axis=1)) < self._acc_max
+                        and np.std(np.linalg.norm(g, axis=1)) < self._gyr_max)
+        if not still:
+            self._reset_run()
+            return
+        self._run_windows += 1
+        if self._run_windows == 1:
+            return  # settling
+        self._run_sum = self._run_sum + g.sum(axis=0)
+        self._run_n += len(g)
+        if self._run_windows * self._w >= self.min_still_s * (self._rate or 1.0):
+            if not self._counted:
+                self._counted = True
+                self.periods += 1
+            self.bias_rads = self._run_sum / self._run_n
+
+
+class LiveCalibration:
+    """What a live session applies to a sensor's blocks: its stored :class:`Calibration` (if
+    any), then live gyroscope-bias tracking (:class:`GyroBiasTracker`). Has the session's
+    ``apply(block)`` and ``metadata()``."""
+
+    def __init__(self, calibration: Calibration | None, track_gyro: bool = True):
+        self.calibration = calibration
+        self.tracker = GyroBiasTracker() if track_gyro else None
+
+    def apply(self, block: Block) -> Block:
+        if self.calibration is not None:
+            block = self.calibration.apply(block)
+        if self.tracker is not None:
+            block = self.tracker.correct(block)
+        return block
+
+    def metadata(self) -> dict[str, str]:
+        meta = self.calibration.metadata() if self.calibration is not None else {
+            "applied": "none (no stored calibration)"}
+        if self.tracker is not None:
+            meta["gyro_bias_tracking"] = "live, from still periods of at least 2 s"
+        return meta
+
+
+def session_calibration_for(device_id: str) -> LiveCalibration:
+    """The ``calibration_for`` hook of :class:`imu_hip.session.Session`: the sensor's stored
+    calibration plus live gyroscope-bias tracking."""
+    return LiveCalibration(calibration_for(device_id))
 
 
 # ------------------------------------------------------------------------------------------
@@ -1260,7 +1369,7 @@ def prepare_for_analysis(sensor: SensorRecording, calibration: Calibration | str
     if cal is not None:
         meta[APPLIED_KEY] = info["applied"]
     if info["gyro_bias_still_periods"]:
-        meta["calibration.gyro_bias_tracking"] = (
+        meta[TRACKING_KEY] = (
             f"subtracted, from {info['gyro_bias_still_periods']} still periods")
     out = SensorRecording(sensor.sensor_id, sensor.placement, sensor.rate_hz, sensor.t_s, acc,
                           gyr, meta)

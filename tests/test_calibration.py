@@ -300,3 +300,56 @@ def test_estimate_mounting_reuses_alignment_and_finds_the_standing_neutral():
                                          / 2, -1, 1)))
     assert angle < 5.0 and m.forward_quality > 0.5
     assert m.neutral_deg is not None and np.all(np.abs(m.neutral_deg[:2]) < 1.5)
+
+
+def _stand_move_stand(rate=100.0, seed=1):
+    t = np.arange(int(30 * rate)) / rate
+    rng = np.random.default_rng(seed)
+    bias = np.array([0.03, -0.02, 0.01])
+    moving = (t > 6) & (t < 20)
+    acc = np.tile([0.0, 0.0, G], (len(t), 1)) + 0.02 * rng.standard_normal((len(t), 3))
+    acc[moving] += 3.0 * np.sin(2 * np.pi * 2.8 * t[moving])[:, None]
+    gyr = bias + 0.002 * rng.standard_normal((len(t), 3))
+    gyr[moving] += 1.0 * np.sin(2 * np.pi * 1.4 * t[moving])[:, None]
+    return SensorRecording("d", "sacrum", rate, t, acc, gyr), bias
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.integers(1, 500), min_size=1, max_size=5))
+def test_live_gyro_tracking_is_causal_and_independent_of_block_cut(sizes):
+    rec, bias = _stand_move_stand()
+
+    def run(cut):
+        tracker = C.GyroBiasTracker()
+        out, i, k = [], 0, 0
+        while i < len(rec):
+            j = min(len(rec), i + cut[k % len(cut)])
+            out.append(tracker.correct(rec.block(i, j)).gyr_rads)
+            i, k = j, k + 1
+        return np.vstack(out), tracker
+
+    whole, tw = run([len(rec)])
+    split, ts = run(sizes)
+    np.testing.assert_array_equal(whole, split)
+    assert tw.periods == 2
+    t = rec.t_s
+    # Nothing is subtracted before the first 2 s of stillness; afterwards the bias is gone.
+    np.testing.assert_array_equal(whole[t < 1.0], rec.gyr_rads[t < 1.0])
+    assert np.abs(whole[(t > 3) & (t < 6)].mean(axis=0)).max() < 1e-3
+    assert np.abs(whole[t > 25].mean(axis=0)).max() < 1e-3
+    np.testing.assert_allclose(tw.bias_rads, bias, atol=1e-3)
+
+
+def test_live_calibration_applies_the_stored_one_then_tracks():
+    cal = _cal("d")
+    C.save_calibration(cal)
+    live = C.session_calibration_for("d")
+    rec, _ = _stand_move_stand()
+    b = live.apply(rec.block(0, 100))
+    np.testing.assert_allclose(b.acc_mps2, cal.correct_acc(rec.acc_mps2[:100]))
+    meta = live.metadata()
+    assert meta["applied"] == cal.label() and "gyro_bias_tracking" in meta
+    assert C.session_calibration_for("other").metadata()["applied"].startswith("none")
+    # A recording made with no stored calibration still gets one when analysed later.
+    assert C.applied_calibration({"calibration.applied": "none (no stored calibration)",
+                                  C.TRACKING_KEY: "live"}) is None
