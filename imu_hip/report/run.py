@@ -129,12 +129,13 @@ def window_edges(run: RunData) -> tuple[np.ndarray, list[str], str]:
 def window_table(run: RunData) -> str:
     bounds, labels, what = window_edges(run)
     keys = [k for k in WINDOW_METRICS if k in present_metrics(run)]
-    header = ["window", "from", "to", "steps", "running %"]
+    main = run.groups.get("hip") or run.groups.get("shoes")
+    unit = "strides" if main is not None and main.name == "shoes" else "steps"
+    header = ["window", "from", "to", unit, "running %"]
     header += [f"{METRICS[k][0]} ({METRICS[k][1]})" for k in keys]
     pace_col = ("shoes", "speed_mps") in keys
     if pace_col:
         header.append("pace")
-    main = run.groups.get("hip") or run.groups.get("shoes")
     rows = []
     for a, b, label in zip(bounds[:-1], bounds[1:], labels, strict=True):
         row: list[Any] = [label, clock(a - run.t0), clock(b - run.t0)]
@@ -352,7 +353,8 @@ def run_report_html(run: RunData, tz: tzinfo | None = None) -> str:
         body.append("<p>No steps were detected, so there is nothing to plot.</p>")
     body += [over_run_chart(run, k) for k in keys]
     body.append("<h2>Distributions</h2>")
-    body.append('<p class="note">running steps (all steps when there are fewer than 20).</p>')
+    body.append('<p class="note">running steps (all steps when there are fewer than 20); values '
+                "beyond the 0.5th and 99.5th percentiles are counted in the end bins.</p>")
     body += [distribution_chart(run, k) for k in keys]
     if run.groups:
         body += ["<h2>Per window</h2>", window_table(run)]

@@ -16,8 +16,8 @@ import numpy as np
 #: Colours by side (colour-blind-safe pair from the Okabe-Ito palette) and for both sides together.
 SIDE_COLOURS = {"left": "#0072B2", "right": "#D55E00", "all": "#444444", "unknown": "#999999"}
 
-_W, _H = 660, 230
-_PAD_L, _PAD_R, _PAD_T, _PAD_B = 58, 14, 26, 40
+_W, _H = 660, 240
+_PAD_L, _PAD_R, _PAD_T, _PAD_B = 58, 14, 36, 40
 
 
 @dataclass
@@ -80,7 +80,7 @@ def _frame(title: str, x_label: str, y_label: str, xr, yr, legend) -> list[str]:
         f"<title>{e(title)}</title>",
         f'<rect x="{x0}" y="{y1}" width="{x1 - x0}" height="{y0 - y1}" fill="#fff" '
         'stroke="#bbb"/>',
-        f'<text x="{x0}" y="16" class="ct">{e(title)}</text>',
+        f'<text x="4" y="14" class="ct">{e(title)}</text>',
         f'<text x="{(x0 + x1) / 2:.1f}" y="{_H - 6}" text-anchor="middle" class="cl">'
         f"{e(x_label)}</text>",
         f'<text transform="translate(13,{(y0 + y1) / 2:.1f}) rotate(-90)" text-anchor="middle" '
@@ -100,13 +100,13 @@ def _frame(title: str, x_label: str, y_label: str, xr, yr, legend) -> list[str]:
             f'<text x="{x0 - 5}" y="{py + 4:.1f}" text-anchor="end" class="tk">'
             f"{e(_fmt_tick(t))}</text>"
         )
-    lx = x1 - 6
-    for k, (label, colour) in enumerate(legend):
-        ly = y1 + 14 + 14 * k
+    lx = float(x0)
+    for label, colour in legend:  # one row under the title, left to right
         out.append(
-            f'<rect x="{lx - 10}" y="{ly - 8}" width="10" height="10" fill="{colour}"/>'
-            f'<text x="{lx - 14}" y="{ly + 1}" text-anchor="end" class="lg">{e(label)}</text>'
+            f'<rect x="{lx:.1f}" y="21" width="10" height="10" fill="{colour}"/>'
+            f'<text x="{lx + 14:.1f}" y="30" class="lg">{e(label)}</text>'
         )
+        lx += 14 + 6.2 * len(label) + 16
     return out
 
 
