@@ -32,7 +32,8 @@ BATTERY_LEVEL = "00002a19-0000-1000-8000-00805f9b34fb"
 @dataclass
 class Faults:
     """Faults injected into the notification stream, by frame index ``k`` (0-based, counted over
-    the device's whole life, across reconnects).
+    the device's whole life, across reconnects; frames due while the device was disconnected
+    are skipped, as the sensor's clock runs on).
 
     ``drop``: frames never sent. ``duplicate``: frames sent twice in a row. ``reorder``: frame k
     is held back and sent after frame k+1. ``corrupt``: one byte of the frame flipped (0xFF xor)
@@ -121,6 +122,7 @@ class EmulatedPeripheral:
         self._held: tuple[int, bytes] | None = None
         self._connection: Connection | None = None
         self._silent = False
+        self._t_origin: float | None = None
         self.on_disconnect: Callable[[], None] | None = None
         self._build_gatt()
 
@@ -272,20 +274,23 @@ class EmulatedPeripheral:
     async def _stream(self) -> None:
         data_char = self.notify_chars[self.profile.notify_uuids[0]]
         loop = asyncio.get_running_loop()
-        t0 = loop.time()
-        n = 0
+        if self._t_origin is None:
+            self._t_origin = loop.time()
+        # the device keeps sampling while nobody listens: frames due while it was disconnected
+        # (or stopped) are never sent, as on a real sensor whose clock runs on
+        self.next_k = max(self.next_k, int((loop.time() - self._t_origin) * self.rate_hz))
+        t0 = self._t_origin
         while self._streaming:
             k = self.next_k
             self.next_k += 1
             for payload_k, payload in self._apply_faults(k, self.frames(k)):
                 self.sent.append((payload_k, payload))
                 await self.device.notify_subscribers(data_char, payload)
-            n += 1
             if self.faults.disconnect_after and self.next_k >= self.faults.disconnect_after[0]:
                 self.faults.disconnect_after.pop(0)
                 loop.create_task(self.drop_link())
                 return
-            await asyncio.sleep(max(0.0, t0 + n / self.rate_hz - loop.time()))
+            await asyncio.sleep(max(0.0, t0 + self.next_k / self.rate_hz - loop.time()))
 
     def _apply_faults(self, k: int, payload: bytes) -> list[tuple[int, bytes]]:
         f = self.faults
