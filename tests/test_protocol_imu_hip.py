@@ -260,3 +260,29 @@ def test_registry():
     assert protocols.identify("Someone's phone", ["180d"]) is None
     assert protocols.identify("footpod", ["1814"]) == "rsc"
     assert protocols.identify("WT901BLE67", []) == "witmotion"
+
+
+def test_device_restart_keeps_sequence_increasing():
+    """A reboot resets sequence and clock: new frames continue above, not taken as duplicates."""
+    dec = p.ImuHipDecoder()
+    one = np.zeros((19, 6), dtype=np.int64)
+    step = 47_500
+    seqs = [dec.feed(p.encode_frame_counts(k, 600_000_000 + k * step, one), 0.0)[0].seq
+            for k in range(500, 510)]
+    assert seqs == list(range(500, 510)) and dec.restarts == 0
+    after = [dec.feed(p.encode_frame_counts(k, 2_000 + k * step, one), 0.0)[0] for k in range(3)]
+    assert [b.seq for b in after] == [510, 511, 512] and dec.restarts == 1
+    assert after[0].device_t_s[0] == pytest.approx(0.002)
+    # a duplicate of a frame from after the restart is still a duplicate
+    assert dec.feed(p.encode_frame_counts(1, 2_000 + step, one), 0.0)[0].seq == 511
+    # sequence reset with a clock that kept running (e.g. an RTC) is a restart too
+    b = dec.feed(p.encode_frame_counts(0, 2_000 + 10 * step + 60_000_000, one), 0.0)[0]
+    assert b.seq == 513 and dec.restarts == 2
+
+
+def test_long_gap_is_not_a_restart():
+    dec = p.ImuHipDecoder()
+    one = np.zeros((19, 6), dtype=np.int64)
+    dec.feed(p.encode_frame_counts(10, 10 * 47_500, one), 0.0)
+    b = dec.feed(p.encode_frame_counts(10 + 2000, (10 + 2000) * 47_500 + 30_000, one), 0.0)[0]
+    assert b.seq == 2010 and dec.restarts == 0

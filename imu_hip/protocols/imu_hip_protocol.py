@@ -273,14 +273,30 @@ class ImuHipDecoder(Decoder):
     ``seq`` is unwrapped against the highest sequence seen so far: successive frames count up
     past 65535; a duplicate repeats its number and a late (reordered) frame gets its true, smaller
     number. Device times are unwrapped the same way modulo 2^48 us.
+
+    A device restart (sequence number and clock no longer agreeing: the sequence jumps while the
+    device time does not follow, e.g. a reboot resets both to 0) is counted in :attr:`restarts`;
+    the sequence numbers then continue above the highest one seen, so new frames are never taken
+    for duplicates, and ``device_t_s`` follows the device's new clock.
     """
 
     name = NAME
+    #: Slack when checking that a sequence jump matches the time jump: 1 s plus 5 % of the span.
+    RESTART_SLACK_S = 1.0
 
     def __init__(self, sensor_id: str = "") -> None:
         super().__init__(sensor_id)
-        self._seq_max: int | None = None
-        self._t_ref: int | None = None
+        self._seq_max: int | None = None  # highest device sequence number (unwrapped)
+        self._t_ref: int | None = None  # device time (us, unwrapped) of that frame
+        self._offset = 0  # added to device sequence numbers after restarts
+        self.restarts = 0
+
+    def _restarted(self, seq: int, t0: int, frame_us: float) -> bool:
+        if self._seq_max is None or self._t_ref is None:
+            return False
+        span_us = (seq - self._seq_max) * frame_us
+        slack_us = self.RESTART_SLACK_S * 1e6 + 0.05 * abs(span_us)
+        return abs(t0 - (self._t_ref + span_us)) > slack_us
 
     def feed(self, data: bytes, received_at: float) -> list[DecodedBlock]:
         self.stats.notifications += 1
@@ -292,20 +308,26 @@ class ImuHipDecoder(Decoder):
         if isinstance(f, str):
             self.stats.malformed[f] += 1
             return []
-        seq = _unwrap(f.seq, self._seq_max, SEQ_MOD)
-        self._seq_max = seq if self._seq_max is None else max(self._seq_max, seq)
-        t0 = _unwrap(f.t0_us, self._t_ref, TIME_MOD)
-        if seq == self._seq_max:
-            self._t_ref = t0
         n = f.counts.shape[0]
         rate = f.rate_hz
+        seq = _unwrap(f.seq, self._seq_max, SEQ_MOD)
+        t0 = _unwrap(f.t0_us, self._t_ref, TIME_MOD)
+        if self._restarted(seq, t0, n / rate * 1e6):
+            self.restarts += 1
+            self._offset += (self._seq_max or 0) + 1 - f.seq
+            seq = f.seq
+            self._seq_max = None
+            t0 = f.t0_us
+        if self._seq_max is None or seq >= self._seq_max:
+            self._seq_max = seq
+            self._t_ref = t0
         t = t0 * 1e-6 + np.arange(n) / rate
         self.stats.samples += n
         return [DecodedBlock(
             sensor_id=self.sensor_id or str(f.sensor_id),
             rate_hz=rate,
             received_at=received_at,
-            seq=seq,
+            seq=seq + self._offset,
             device_t_s=t,
             acc_mps2=f.acc_mps2(),
             gyr_rads=f.gyr_rads(),

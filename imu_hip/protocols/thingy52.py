@@ -37,6 +37,8 @@ def _uuid(short: int) -> str:
 
 
 SERVICE_UUID = _uuid(0x0400)
+#: The Thingy Configuration Service, which the stock firmware advertises.
+CONFIG_SERVICE_UUID = _uuid(0x0100)
 CONFIG_UUID = _uuid(0x0401)
 RAW_UUID = _uuid(0x0406)
 
@@ -102,7 +104,7 @@ DECODER = Thingy52Decoder
 
 PROFILE = GattProfile(
     protocol=NAME,
-    service_uuids=(SERVICE_UUID,),
+    service_uuids=(SERVICE_UUID, CONFIG_SERVICE_UUID),
     notify_uuids=(RAW_UUID,),
     control_uuid=CONFIG_UUID,
     start_commands=(cmd_config(int(DEFAULT_RATE_HZ)),),
