@@ -458,3 +458,52 @@ def test_write_and_read_when_not_connected_are_one_line_errors():
                 await link.read(ihp.CONTROL_UUID)
 
     run(main())
+
+
+def test_three_devices_at_once_share_one_adapter():
+    async def main():
+        async with BumbleWorld() as world:
+            devs = [await imu_hip_device(world, f"F0:00:00:00:00:0{i}", name=f"IMU-HIP {i}",
+                                         rate_scale=4.0, sensor_id=i) for i in (1, 2, 3)]
+            links = [imu_hip_link(world, d.address) for d in devs]
+            started = [await start_link(link) for link in links]
+            for rec, _ in started:
+                await rec.wait_for(lambda rec=rec: len(rec.data(ihp.DATA_UUID)) >= 15)
+            await asyncio.gather(*(link.stop() for link in links))
+            await asyncio.gather(*(task for _, task in started))
+            return devs, [rec for rec, _ in started]
+
+    devs, recs = run(main())
+    for dev, rec in zip(devs, recs, strict=True):
+        data = rec.data(ihp.DATA_UUID)
+        assert data == [p for _, p in dev.sent][: len(data)]  # each link got its own device
+        assert {ihp.parse_frame(d).sensor_id for d in data} == {dev.state.sensor_id}
+        assert [s for s, _ in rec.states] == ["connecting", "streaming", "stopped"]
+
+
+def test_wrong_protocol_fails_with_the_reason():
+    async def main():
+        async with BumbleWorld() as world:
+            await witmotion_device(world, "F0:00:00:00:00:01")
+            link = imu_hip_link(world, "F0:00:00:00:00:01", max_attempts=2)
+            rec, task = await start_link(link)
+            await task
+            return rec
+
+    rec = run(main())
+    assert [s for s, _ in rec.states] == ["connecting", "reconnecting", "failed"]
+    assert "does not speak imu-hip: no characteristic bb220002" in rec.states[-1][1]
+
+
+def test_stop_before_run_returns_at_once():
+    async def main():
+        async with BumbleWorld() as world:
+            dev = await imu_hip_device(world, "F0:00:00:00:00:01")
+            link = imu_hip_link(world, "F0:00:00:00:00:01")
+            await link.stop()
+            rec, task = await start_link(link)
+            await task
+            return rec, dev
+
+    rec, dev = run(main())
+    assert [s for s, _ in rec.states] == ["stopped"] and dev.connections == 0

@@ -145,7 +145,6 @@ class BleakLink(Link):
         if self._running:
             raise ImuHipError(f"{self.info.address}: link is already running")
         self._running = True
-        self._stop.clear()
         self._done.clear()
         try:
             await self._run(on_notification, on_state)
@@ -156,6 +155,8 @@ class BleakLink(Link):
             self._done.set()
 
     async def stop(self) -> None:
+        """Stop streaming and disconnect; a stopped link stays stopped (also if :meth:`run`
+        has not started yet: it then returns at once)."""
         self._stop.set()
         if self._running:
             await self._done.wait()
@@ -188,7 +189,8 @@ class BleakLink(Link):
                 client = await self._until_stopped(self._open(on_notification))
             except _Stopped:
                 break
-            except (BleakError, OSError, TimeoutError, ImuHipError, AttributeError) as e:
+            except Exception as e:  # noqa: BLE001 - OS stacks raise many types; all retried
+                _LOG.debug("%s: connection round failed", self.info.address, exc_info=True)
                 failures += 1
                 self.failed_rounds += 1
                 detail = f"attempt {failures}/{self.max_attempts} failed: {_describe(e)}"
@@ -291,7 +293,7 @@ class BleakLink(Link):
             missing.append(control)
         if missing:
             raise ImuHipError(
-                f"{self.info.address} is not a {self.info.protocol} device: "
+                f"{self.info.address} does not speak {self.info.protocol}: "
                 f"no characteristic {', '.join(missing)}"
             )
         if services.get_characteristic(BATTERY_LEVEL_UUID) is not None:
@@ -354,8 +356,9 @@ class BleakLink(Link):
         """Stop (optionally) and disconnect ``client``; never raises."""
         if self._client is client:
             self._client = None
+        # bounded so that stop() returns within ~4 s whatever the device does
         try:
-            async with asyncio.timeout(5.0):
+            async with asyncio.timeout(2.0):
                 if send_stop and client.is_connected and self.profile.control_uuid is not None:
                     for command in self.profile.stop_commands:
                         await client.write_gatt_char(
@@ -364,7 +367,7 @@ class BleakLink(Link):
         except Exception as e:  # the device may be gone already
             _LOG.info("%s: stop commands not sent: %s", self.info.address, _describe(e))
         try:
-            async with asyncio.timeout(5.0):
+            async with asyncio.timeout(2.0):
                 await client.disconnect()
         except Exception as e:
             _LOG.info("%s: disconnect failed: %s", self.info.address, _describe(e))
