@@ -156,8 +156,11 @@ class FootStage:
         stride_time = (ms1 - ms0) / fs
         to_ok = to > ic
         contact = np.where(to_ok, (to - ic) / fs, np.nan)
-        duty = contact / stride_time
-        gait = np.where(np.isfinite(duty), np.where(duty < 0.5, "run", "walk"), "unknown")
+        swing = np.where(to_prev >= 0, (ic - to_prev) / fs, np.nan)
+        # running: the foot is in the air longer than on the ground (duty factor < 0.5);
+        # the swing, not the stride, so that a stride starting from standing still counts
+        ratio = np.where(np.isfinite(swing), contact / swing, 2.0 * contact / stride_time)
+        gait = np.where(np.isfinite(ratio), np.where(ratio < 1.0, "run", "walk"), "unknown")
         angle = fm.strike_angle_deg(rot, frame, ic, ms1)
         sign = 1.0 if self.side == "left" else -1.0
         exc, vel = fm.pronation(rot, gyr_fix, frame, ic, np.where(to_ok, to, -1), ms1, sign)
@@ -170,7 +173,7 @@ class FootStage:
             "gait": gait,
             "stride_time_s": stride_time,
             "contact_time_s": contact,
-            "swing_time_s": np.where(to_prev >= 0, (ic - to_prev) / fs, np.nan),
+            "swing_time_s": swing,
             "stride_length_m": length,
             "speed_mps": length / stride_time,
             "foot_strike_angle_deg": angle,

@@ -19,7 +19,7 @@ STRIDE_COLUMNS: dict[str, str] = {
     "t_ic_s": "initial contact inside the stride (s)",
     "t_to_s": "toe-off ending that contact (after t_end_s) (s)",
     "side": "left or right",
-    "gait": "run or walk (contact shorter or longer than half the stride)",
+    "gait": "run or walk (contact shorter or longer than the swing before it)",
     "stride_time_s": "t_end_s - t_start_s (s)",
     "contact_time_s": "t_to_s - t_ic_s (s)",
     "swing_time_s": "previous toe-off of this foot to t_ic_s (s)",

@@ -8,8 +8,9 @@ Method, in order (each step uses only the foot's own physics, no constant fitted
 1. **Clipping.** A gyroscope or accelerometer that saturates piles its largest values up at
    one level: several separate excursions reach within 1 % of the axis' largest magnitude
    (:func:`clipped_mask`; or the range given by the caller). Those samples are flagged and the
-   gyroscope runs are filled with a parabola through the neighbouring samples (:func:`declip`), so the missing
-   rotation is roughly restored before integration; the strides touched are marked.
+   gyroscope runs are filled with a parabola through the neighbouring samples
+   (:func:`declip`), so the missing rotation is roughly restored before integration; the
+   strides touched are marked.
 2. **Mid-stance (zero-velocity instant).** The SHOE statistic of Skog et al. (2010, IEEE Trans
    Biomed Eng 57:2657), ``S = mean_W(|a - g a_dir|² / sa² + |w|² / sw²)`` with the noise ratio
    ``sa / sw`` of Wagstaff et al. (2017, IPIN, PyShoe: 0.01 m/s² vs 0.1 deg/s), is *not*
@@ -71,9 +72,10 @@ class FootStrides:
     Sample indices into the analysed arrays: ``ms0``/``ms1`` mid-stance at the start/end, ``to``
     toe-off (of the stance at ``ms0``), ``ic`` initial contact (of the stance at ``ms1``),
     ``to_next`` toe-off of the stance at ``ms1`` (-1 when not found). ``disp_m``: (k, 3)
-    displacement and ``up_s`` (k, 3) the up direction, both in the sensor frame at ``ms0``. ``clipped``: a sample in the
-    stride was clipped. ``frame``: 3x3 foot frame in sensor coordinates (columns forward, left,
-    up), or None. ``ms_all``: all mid-stances found (also those without a full stride).
+    displacement and ``up_s`` (k, 3) the up direction, both in the sensor frame at ``ms0``.
+    ``clipped``: a sample in the stride was clipped. ``frame``: 3x3 foot frame in sensor
+    coordinates (columns forward, left, up), or None. ``ms_all``: all mid-stances found (also
+    those without a full stride).
     """
 
     ms0: np.ndarray
@@ -105,9 +107,10 @@ def clipped_mask(x: np.ndarray, floor: float, tol: float = 0.015, min_peaks: int
     jumps from more than ``5 tol`` below ``L`` into the band ``[(1 - tol) L, L]`` within one
     sample and out again (only with ``jumps``: right for a smooth signal such as the angular
     rate, wrong for impact spikes), or holds a plateau: >= 12 ms (at least 3 samples at
-    ``rate_hz``) within 0.1 % of ``L`` of its top. A smooth peak at the frequencies of gait (< 10 Hz, sampled at >= 100 Hz)
-    crosses that band gradually and curves by more than that. The axis counts as clipped when
-    at least ``min_peaks`` excursions do this; then every sample in the band is flagged.
+    ``rate_hz``) within 0.1 % of ``L`` of its top. A smooth peak at the frequencies of gait
+    (< 10 Hz, sampled at >= 100 Hz) crosses that band gradually and curves by more than that.
+    The axis counts as clipped when at least ``min_peaks`` excursions do this; then every
+    sample in the band is flagged.
     """
     x = np.asarray(x, dtype=float)
     out = np.zeros(x.shape[0], bool)

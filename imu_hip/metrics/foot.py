@@ -170,8 +170,8 @@ def format_stride_summary(summary: dict) -> str:
 
     lines = []
     if "sensor_ids" in summary:
-        lines.append("imu-hip shoe analysis of "
-                     + terminal_safe(str(summary.get("source") or ", ".join(summary["sensor_ids"]))))
+        src = summary.get("source") or ", ".join(summary["sensor_ids"])
+        lines.append("imu-hip shoe analysis of " + terminal_safe(str(src)))
     lines.append(f"strides {summary['stride_count']} (left {summary['strides_left']}, right "
                  f"{summary['strides_right']}; running {summary['strides_running']}, walking "
                  f"{summary['strides_walking']}; clipped {summary['strides_clipped']})")

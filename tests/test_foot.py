@@ -1,0 +1,201 @@
+"""Shoe IMU: strides, events and foot metrics recovered from the simulator; block-cut
+invariance of FootStage; clipping; wrong placement recognised."""
+
+from functools import cache
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from imu_hip.foot_pipeline import FootStage, analyze_feet, attach_shoes, estimate_offset_s
+from imu_hip.gait.foot import clipped_mask, looks_like_foot
+from imu_hip.metrics.foot import strike_class
+from imu_hip.model import InputError
+from imu_hip.pipeline import analyze
+from imu_hip.sim import RunnerParams, simulate
+from imu_hip.strides import STRIDE_COLUMNS, StrideTable
+from imu_hip.validation import match_events
+
+ISSUE_COLUMNS = [
+    "t_start_s", "t_end_s", "t_ic_s", "t_to_s", "side", "gait", "stride_time_s",
+    "contact_time_s", "swing_time_s", "flight_time_s", "stride_length_m", "speed_mps",
+    "foot_strike_angle_deg", "foot_strike", "pronation_excursion_deg", "pronation_velocity_dps",
+    "impact_peak_g",
+]
+
+
+def _matched(strides, truth, side):
+    m = strides["side"] == side
+    tm = truth["side"] == side
+    ie, ir = match_events(strides["t_ic_s"][m], truth["t_ic_s"][tm], 0.05)
+    est = {k: v[m][ie] for k, v in strides.columns.items()}
+    ref = {k: v[tm][ir] for k, v in truth.items()}
+    return est, ref, int(tm.sum())
+
+
+@cache
+def _run(strike: str, speed: float, cadence: float, duty: float, seed: int):
+    p = RunnerParams(phases=(("run", 16.0),), foot_strike=strike, speed_mps=speed,
+                     cadence_spm=cadence, duty_factor=duty, rate_hz=400.0)
+    sim = simulate(p, seed=seed, placements=("left_foot", "right_foot"))
+    return sim, analyze_feet(sim.recording.sensors).strides
+
+
+@settings(max_examples=8, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(["rear", "mid", "fore"]),
+       st.sampled_from([(2.5, 160.0, 0.38), (3.5, 172.0, 0.35), (5.0, 185.0, 0.30)]),
+       st.integers(0, 3))
+def test_running_truth_recovered(strike, gait, seed):
+    """Tolerances: IC within 5 ms (the simulated shock starts at touchdown, the force-plate
+    contact 1-2 ms later; one 2.5 ms sample), TO within 8 ms, stride length within 2 cm,
+    strike angle within 3 deg (the foot slaps at ~600 deg/s: one sample of IC is 1.5 deg),
+    pronation excursion within 3.5 deg (eversion changes fast right after contact); every
+    stride found and classed as running."""
+    speed, cadence, duty = gait
+    sim, strides = _run(strike, speed, cadence, duty, seed)
+    assert list(strides.columns)[:len(ISSUE_COLUMNS)] == ISSUE_COLUMNS
+    for side in ("left", "right"):
+        est, ref, n_true = _matched(strides, sim.truth, side)
+        assert est["t_ic_s"].size >= n_true - 2  # the first contact may start the recording
+        assert np.all(np.abs(est["t_ic_s"] - ref["t_ic_s"]) <= 0.005)
+        to_err = est["t_to_s"] - ref["t_to_s"]
+        assert np.nanmax(np.abs(to_err)) <= 0.008
+        # the first stride of each foot in a recording has no simulated previous mid-stance
+        ok = np.isfinite(ref["stride_length_m"]) & (est["t_start_s"] > sim.truth["t_ic_s"][0])
+        err = est["stride_length_m"][ok] - ref["stride_length_m"][ok]
+        assert err.size >= 10 and np.max(np.abs(err)) <= 0.02
+        assert np.max(np.abs(est["foot_strike_angle_deg"] - ref["foot_strike_angle_deg"])) <= 3
+        assert np.all(est["foot_strike"] == strike)
+        pe = est["pronation_excursion_deg"] - ref["pronation_excursion_deg"]
+        assert np.nanmax(np.abs(pe)) <= 3.5
+        assert np.all(est["gait"][np.isfinite(est["t_to_s"])] == "run")
+        ft = est["flight_time_s"] - ref["flight_time_s"]
+        assert np.nanmax(np.abs(ft)) <= 0.012
+
+
+def test_walking_events_and_gait():
+    p = RunnerParams(phases=(("stand", 3.0), ("walk", 20.0)), rate_hz=200.0)
+    sim = simulate(p, seed=5, placements=("left_foot", "right_foot"))
+    strides = analyze_feet(sim.recording.sensors).strides
+    for side in ("left", "right"):
+        est, ref, n_true = _matched(strides, sim.truth, side)
+        assert est["t_ic_s"].size >= n_true - 1
+        assert np.max(np.abs(est["t_ic_s"] - ref["t_ic_s"])) <= 0.010
+        assert np.nanmax(np.abs(est["t_to_s"] - ref["t_to_s"])) <= 0.012
+        assert np.all(est["gait"][np.isfinite(est["t_to_s"])] == "walk")
+        ok = np.isfinite(ref["stride_length_m"]) & (est["t_start_s"] > 4.0)
+        assert np.max(np.abs(est["stride_length_m"][ok] - ref["stride_length_m"][ok])) <= 0.03
+        # double support: negative "flight"
+        assert np.nanmedian(est["flight_time_s"]) < 0
+
+
+def _cut(sensor, sizes):
+    out, i, k = [], 0, 0
+    while i < len(sensor):
+        j = min(len(sensor), i + sizes[k % len(sizes)])
+        out.append(sensor.block(i, j))
+        i, k = j, k + 1
+    return out
+
+
+@cache
+def _cut_sim():
+    p = RunnerParams(phases=(("stand", 2.0), ("walk", 6.0), ("run", 14.0)), rate_hz=200.0,
+                     clock_jitter_s=0.0005, drop_prob=0.002, gaps=((15.0, 0.3),))
+    return simulate(p, seed=4, placements=("left_foot",)).recording.sensors[0]
+
+
+def _push(sensor, sizes):
+    stage = FootStage(sensor.rate_hz, sensor.placement, frame_s=4.0, margin_s=4.0)
+    parts = [stage.push(b) for b in _cut(sensor, sizes)]
+    parts.append(stage.finish())
+    return StrideTable.concat(parts)
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.integers(min_value=1, max_value=700), min_size=1, max_size=6))
+def test_any_cut_into_blocks_gives_identical_strides(sizes):
+    sensor = _cut_sim()
+    whole = _push(sensor, [len(sensor)])
+    cut = _push(sensor, sizes)
+    assert len(whole) > 15
+    for name, col in whole.columns.items():
+        if col.dtype.kind in "US":
+            assert list(col) == list(cut[name]), name
+        else:
+            np.testing.assert_allclose(col, cut[name], rtol=1e-9, atol=1e-9, err_msg=name)
+
+
+def test_no_stride_across_a_gap():
+    sensor = _cut_sim()
+    strides = _push(sensor, [len(sensor)])
+    assert not np.any((strides["t_start_s"] < 15.0) & (strides["t_end_s"] > 15.3))
+
+
+def test_gyro_clipping_flagged_and_repaired():
+    p = RunnerParams(phases=(("run", 12.0),), gyr_range_rads=9.0, rate_hz=400.0)
+    sim = simulate(p, seed=3, placements=("left_foot",))
+    s = sim.recording.sensors[0]
+    assert clipped_mask(s.gyr_rads, 4.0, rate_hz=400.0).sum() > 50
+    strides = analyze_feet([s]).strides
+    assert np.all(strides["clipped"] == 1)
+    est, ref, _ = _matched(strides, sim.truth, "left")
+    ok = np.isfinite(ref["stride_length_m"]) & (est["t_start_s"] > 1.0)
+    err = est["stride_length_m"][ok] - ref["stride_length_m"][ok]
+    assert np.max(np.abs(err)) <= 0.05  # ~2 % with the peaks of 14 rad/s cut at 9
+    clean = simulate(RunnerParams(phases=(("run", 12.0),)), seed=3, placements=("left_foot",))
+    c = clean.recording.sensors[0]
+    assert clipped_mask(c.gyr_rads, 4.0, rate_hz=400.0).sum() == 0
+    assert clipped_mask(c.acc_mps2, 19.6, jumps=False, rate_hz=400.0).sum() == 0
+
+
+def test_strike_classes_follow_altman_davis():
+    cls = strike_class(np.array([20.0, 8.1, 8.0, 0.0, -1.6, -1.7, np.nan]))
+    assert list(cls) == ["rear", "rear", "mid", "mid", "mid", "fore", "unknown"]
+
+
+def test_wrong_placement_recognised(tmp_path):
+    sim = simulate(RunnerParams(phases=(("run", 12.0),)), seed=1)
+    foot, sacrum = sim.recording.sensor("left_foot"), sim.recording.sensor("sacrum")
+    assert looks_like_foot(foot.acc_mps2, foot.gyr_rads, foot.rate_hz) is True
+    assert looks_like_foot(sacrum.acc_mps2, sacrum.gyr_rads, sacrum.rate_hz) is False
+    from imu_hip.io import write_csv
+
+    write_csv(foot, tmp_path / "shoe.csv")
+    with pytest.raises(InputError, match="shoe sensor"):
+        analyze(str(tmp_path / "shoe.csv"), placement="sacrum")
+    write_csv(sacrum, tmp_path / "hip.csv")
+    with pytest.raises(InputError, match="does not look like a shoe"):
+        analyze(str(tmp_path / "hip.csv"), placement="right_foot")
+
+
+def test_cli_writes_strides_csv(tmp_path):
+    from imu_hip.cli import main
+    from imu_hip.io import write_csv
+
+    sim = simulate(RunnerParams(phases=(("run", 12.0),)), seed=1, placements=("right_foot",))
+    write_csv(sim.recording.sensors[0], tmp_path / "r.csv")
+    out = tmp_path / "out"
+    assert main(["analyze", str(tmp_path / "r.csv"), "--placement", "right_foot",
+                 "--out", str(out)]) == 0
+    header = (out / "strides.csv").read_text().splitlines()[0].split(",")
+    assert header == list(STRIDE_COLUMNS)
+    assert main(["analyze", str(tmp_path / "r.csv"), "--placement", "sacrum"]) == 2
+
+
+def test_shoes_give_sacral_steps_side_and_offset():
+    sim = simulate(RunnerParams(phases=(("stand", 4.0), ("run", 20.0))), seed=6)
+    feet = analyze_feet([sim.recording.sensor("left_foot"), sim.recording.sensor("right_foot")])
+    # a known clock offset of the shoes: recovered from the events
+    shifted = dict(feet.strides.columns)
+    shifted["t_ic_s"] = shifted["t_ic_s"] - 0.137
+    shifted["t_to_s"] = shifted["t_to_s"] - 0.137
+    res = analyze(sim.recording.sensor("sacrum"))
+    steps, info = attach_shoes(res.steps, StrideTable(shifted))
+    assert abs(info["time_offset_s"] - 0.137) < 0.012  # sacral IC detector bias included
+    assert info["matched_pct"] > 90
+    i, j = match_events(steps["t_ic_s"], sim.truth["t_ic_s"], 0.05)
+    assert np.mean(steps["side"][i] == sim.truth["side"][j]) > 0.97
+    assert np.isnan(estimate_offset_s(np.arange(3.0), np.arange(3.0)))
