@@ -312,3 +312,41 @@ def test_to_json_and_to_pandas(sacral_result):
     assert len(df) == len(sacral_result.steps)
     expected = np.nanmedian(sacral_result.steps["cadence_spm"])
     assert math.isclose(df["cadence_spm"].median(), expected)
+
+
+# -- real shoe analysis (imu_hip.foot_pipeline) on simulated recordings ---------------------------
+
+
+@pytest.fixture(scope="module")
+def three_sensor_files(tmp_path_factory):
+    sim = simulate(demo_params(minutes=2), seed=8, placements=("sacrum", "left_foot", "right_foot"))
+    rec = sim.recording
+    folder = tmp_path_factory.mktemp("shoes")
+    combined, shoes = folder / "combined.mcap", folder / "shoes.mcap"
+    meta = {**rec.metadata, "note": HOSTILE_META["note"]}
+    write_mcap(Recording(rec.sensors, meta), combined)
+    write_mcap(Recording([s for s in rec.sensors if s.placement != "sacrum"], meta), shoes)
+    return combined, shoes
+
+
+def test_shoe_only_file(three_sensor_files):
+    run = load_run(three_sensor_files[1])
+    assert list(run.groups) == ["shoes"]
+    assert set(run.groups["shoes"].side) == {"left", "right"}  # both feet analysed together
+    assert 100.0 < run.distance_m < 1000.0  # ~2 min, mostly running
+    text = "".join(assert_inert(run_report_html(run)).text)
+    assert "sim-left-foot" in text and "sim-right-foot" in text and "stride length" in text
+    assert HOSTILE_META["note"] in text
+    assert {f.key: f for f in hip_flags(run)}["pelvic_drop"].status == "not assessed"
+
+
+def test_combined_file(three_sensor_files, tmp_path):
+    out = tmp_path / "c.html"
+    assert main(["report", str(three_sensor_files[0]), "--out", str(out)]) == 0
+    page = assert_inert(out.read_text())
+    text = "".join(page.text)
+    assert "sim-sacrum" in text and "sim-left-foot" in text
+    assert "pelvic drop" in text and "stride length" in text
+    assert "shoes vs sacrum: clock offset" in text
+    run = load_run(three_sensor_files[0])
+    assert set(run.groups) == {"hip", "shoes"}

@@ -31,8 +31,6 @@ __all__ = [
     "write_html",
 ]
 
-#: Order in which the streams of a recording are analysed.
-PLACEMENT_ORDER = ("sacrum", "left_foot", "right_foot", "unknown")
 
 
 def load_run(
@@ -46,8 +44,9 @@ def load_run(
     """Read a recording once, analyse each stream (or only ``placement``), and gather what the
     report and the history need: results, metadata (untrusted), start time and its source.
 
-    A shoe stream that this version of imu-hip cannot analyse is skipped with a note when other
-    streams can be analysed; alone it is an :class:`~imu_hip.model.InputError`.
+    With a sacral stream, :func:`imu_hip.pipeline.analyze` analyses it together with the
+    session's shoes; a shoe-only file has both shoes analysed together. Problems are
+    :class:`~imu_hip.model.InputError` naming the file.
     """
     from imu_hip.io import read_mcap, read_recording, sniff_format, validate_recording
     from imu_hip.model import ImuHipError, InputError, Recording
@@ -62,29 +61,25 @@ def load_run(
     else:
         rec = read_recording(path, placement=placement)
     worn = [s.placement for s in rec.sensors]
-    if placement is not None:
-        placements = [placement]
-    elif len(rec.sensors) == 1:
-        placements = worn
-    else:
-        placements = [p for p in PLACEMENT_ORDER if p in worn]
+    shoes = [s for s in rec.sensors if s.placement in SHOE_PLACEMENTS]
     results, notes = [], []
-    for k, p in enumerate(placements):
-        try:
-            sensor = rec.sensor(p)
-            sub = Recording([sensor], rec.metadata)
-            if is_mcap:
-                validate_recording(sub, name)  # only the streams analysed are checked
-            step = (lambda f, k=k: progress((k + f) / len(placements))) if progress else None
-            results.append(analyze(sub, placement=p, mass_kg=mass_kg, axes=axes, progress=step))
-        except ImuHipError as e:
-            problem = e.problem if isinstance(e, InputError) else str(e)
-            if p in SHOE_PLACEMENTS and len(placements) > 1 and "not analysed" in problem:
-                notes.append(f"{p} stream present but not analysed: {problem}")
-                continue
-            raise InputError(name, problem) from None
-    if not results:
-        raise InputError(name, "no stream could be analysed")
+    try:
+        if is_mcap:  # only the streams analysed are checked
+            for s in rec.sensors if placement is None else [rec.sensor(placement)]:
+                validate_recording(Recording([s], rec.metadata), name)
+        if placement is None and shoes and "sacrum" not in worn:
+            # shoes only: both feet together (flight time, cadence need both)
+            from imu_hip.foot_pipeline import analyze_foot_result
+
+            results.append(analyze_foot_result(shoes, source=name))
+        else:
+            # the sacral stream (with the session's shoes, if any), or the one asked for
+            sub = rec if placement is None else Recording([rec.sensor(placement)], rec.metadata)
+            results.append(analyze(sub, placement=placement, mass_kg=mass_kg, axes=axes,
+                                   progress=progress))
+    except ImuHipError as e:
+        problem = e.problem if isinstance(e, InputError) else str(e)
+        raise InputError(name, problem) from None
     for r in results:
         if isinstance(r.summary, dict) and not r.summary.get("source"):
             r.summary["source"] = name

@@ -126,7 +126,8 @@ class Group:
     def unavailable(self) -> dict[str, str]:
         out: dict[str, str] = {}
         for s in self.summaries:
-            out.update(s.get("unavailable") or {})
+            nested = s.get("shoes") if self.name == "shoes" else None
+            out.update((nested if isinstance(nested, Mapping) else s).get("unavailable") or {})
         return out
 
 
@@ -204,13 +205,16 @@ class RunData:
     def sensor_infos(self) -> list[dict[str, Any]]:
         """One dict per sensor (id, placement, rate, duration, gaps, alignment, calibration...):
         a summary's own keys, or each entry of its ``sensors`` list."""
-        out = []
+        out: list[dict[str, Any]] = []
         for s in self.summaries:
-            infos = s.get("sensors")
-            if isinstance(infos, list) and infos and all(isinstance(i, Mapping) for i in infos):
-                out += [dict(i) for i in infos]
-            elif s.get("sensor_id") is not None:
-                out.append(s)
+            for part in (s, s.get("shoes")):  # a sacral summary may nest the shoes' summary
+                if not isinstance(part, Mapping):
+                    continue
+                infos = part.get("sensors")
+                if isinstance(infos, list) and all(isinstance(i, Mapping) for i in infos):
+                    out += [dict(i) for i in infos if dict(i) not in out]
+                elif part.get("sensor_id") is not None and part not in out:
+                    out.append(dict(part))
         return out
 
     @property
@@ -379,6 +383,8 @@ def collect_run(
         if steps is None:
             continue
         cols = _columns(steps)
+        if strides is not None and not len(next(iter(cols.values()), [])):
+            continue  # a shoe-only result carries an empty step table
         sacral = getattr(r, "sacral_summary", None)
         if strides is not None and isinstance(sacral, Mapping):  # shoes + sacrum in one result
             summary = dict(sacral)

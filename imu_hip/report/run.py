@@ -290,9 +290,26 @@ def data_quality(run: RunData) -> str:
             "the recording was cut off (" + str(run.metadata.get("truncated_detail", "")) + "); "
             "everything saved before the cut was analysed."
         )
+    for info in run.sensor_infos():
+        if info.get("clipped_samples"):
+            notes.append(
+                f"sensor {info.get('sensor_id', '?')}: {info['clipped_samples']} samples at the "
+                "sensor's range limit (clipped); strides over them are marked."
+            )
     for s in run.summaries:
-        for name, reason in (s.get("unavailable") or {}).items():
-            notes.append(f"not available: {name}: {reason}")
+        shoes = s.get("shoes") if isinstance(s.get("shoes"), dict) else {}
+        if shoes.get("error"):
+            notes.append(f"shoes not analysed: {shoes['error']}")
+        if shoes.get("time_offset_s") is not None:
+            notes.append(
+                f"shoes vs sacrum: clock offset {num(1000 * float(shoes['time_offset_s']), 3)} ms "
+                "(found from the events); "
+                f"{num(shoes.get('sacral_steps_matched_pct'), 3)} % of sacral steps matched a "
+                "shoe contact (their side and timing come from the shoes)."
+            )
+        for part in (s, shoes):
+            for name, reason in (part.get("unavailable") or {}).items():
+                notes.append(f"not available: {name}: {reason}")
         for name, m in (s.get("metrics") or {}).items():
             if isinstance(m, dict) and m.get("note"):
                 notes.append(f"note: {name}: {m['note']}")
