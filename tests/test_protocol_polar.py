@@ -183,3 +183,19 @@ def test_registry_profile():
     assert prof.control_uuid == pmd.CONTROL_UUID and pmd.DATA_UUID in prof.notify_uuids
     assert protocols.identify("Polar Sense B36B8E2A", []) == "polar-pmd"
     assert protocols.identify("Polar H10 ABCDEF12", []) == "polar-pmd"
+
+
+def test_rate_from_start_responses():
+    """Verity-like answers to PROFILE's start commands: ACC 200 Hz refused, 52 Hz accepted."""
+    dec = pmd.PolarPmdDecoder()
+    for resp in ("F0 02 02 08", "F0 02 02 00 00", "F0 02 05 00 00"):
+        assert dec.feed(bytes.fromhex(resp), 0.0) == []
+    (b,) = dec.feed(pmd.encode_frame(pmd.ACC, 10**18, np.zeros((13, 3))), 0.0)
+    assert b.rate_hz == 52.0
+    np.testing.assert_allclose(np.diff(b.device_t_s), 1 / 52.0, atol=1e-6)
+    # H10-like: 200 Hz accepted, the 52 Hz attempt "already in state", gyro not supported
+    dec = pmd.PolarPmdDecoder()
+    for resp in ("F0 02 02 00 00", "F0 02 02 06", "F0 02 05 03"):
+        dec.feed(bytes.fromhex(resp), 0.0)
+    (b,) = dec.feed(pmd.encode_frame(pmd.ACC, 10**18, np.zeros((13, 3))), 0.0)
+    assert b.rate_hz == 200.0 and dec.stats.malformed_total == 0

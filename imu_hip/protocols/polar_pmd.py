@@ -23,11 +23,12 @@ and the byte layouts exercised by its unit tests, e.g. ``AccDataTest.kt``, ``Gyr
   x factor.
 
 Per-sample device times: the frame's timestamp is the last sample's; earlier samples are spaced
-at the stream's sample rate. The rate is the one the start command asked for; after the second
-frame of a stream it is re-estimated from the timestamps and snapped to the nearest rate a Polar
-sensor offers (so a sensor that accepted a different rate than the first start command is
-still timed right). A notification may also be a control-point response (when the session feeds
-those too): it is parsed for the FACTOR and never counted as malformed.
+at the stream's sample rate: the rate of the start command the sensor accepted (known from the
+start responses when the session feeds the control point's indications to the decoder, as
+:data:`PROFILE` asks; otherwise 200 Hz for uncompressed ACC (H10) and 52 Hz for compressed
+frames (Verity Sense)); from the second frame of a stream on, it is re-estimated from the
+timestamps and snapped to the nearest rate a Polar sensor offers. A notification may also be a
+control-point response: it is parsed (FACTOR, accepted rate) and never counted as malformed.
 
 ACC blocks carry ``acc_mps2`` only and GYRO blocks ``gyr_rads`` only: the two streams have their
 own timestamps; ``seq`` is None (PMD has no sequence numbers).
@@ -231,6 +232,14 @@ class PolarPmdDecoder(Decoder):
         self.ranges = {ACC: 8.0, GYRO: 2000.0, **(ranges or {})}
         self.factors: dict[int, float] = dict(factors or {})
         self.responses: list[ControlResponse] = []
+        # the rates PROFILE's start commands ask for, in order, per measurement type: the n-th
+        # start response of a type answers the n-th of them (cyclically: a reconnect repeats
+        # the commands), so a success tells which rate the sensor accepted
+        self._start_rates: dict[int, list[float]] = {}
+        for cmd in PROFILE_START_COMMANDS:
+            rate = parse_settings(cmd[2:]).get(SET_SAMPLE_RATE, [0])[0]
+            self._start_rates.setdefault(cmd[1], []).append(float(rate))
+        self._start_count: dict[int, int] = {}
         self._last_ts: dict[tuple[int, int], int] = {}
 
     def _factor(self, meas_type: int) -> float | None:
@@ -287,6 +296,14 @@ class PolarPmdDecoder(Decoder):
                 self.stats.malformed["short"] += 1
                 return []
             self.responses = (self.responses + [resp])[-32:]
+            if resp.op == OP_START and resp.meas_type in self._start_rates:
+                asked = self._start_rates[resp.meas_type]
+                k = self._start_count.get(resp.meas_type, 0)
+                self._start_count[resp.meas_type] = k + 1
+                if resp.status == 0 and asked[k % len(asked)] > 0:
+                    r = asked[k % len(asked)]
+                    self._rate_hz[(resp.meas_type, False)] = r
+                    self._rate_hz[(resp.meas_type, True)] = r
             if resp.op == OP_START and resp.status == 0 and SET_FACTOR in resp.settings:
                 f = resp.settings[SET_FACTOR][-1]
                 if math.isfinite(f) and f > 0:
@@ -356,18 +373,20 @@ def encode_delta_frame(meas_type: int, ts_ns: int, counts: np.ndarray, frame_typ
     return bytes(out)
 
 
+# H10 takes ACC at 200 Hz with rate, resolution and range only (it offers no channel setting;
+# Verity Sense refuses the rate: "invalid sample rate"); Verity Sense takes ACC and GYRO at 52 Hz
+# with 3 channels (H10 answers "already in state" / "not supported"). The decoder learns the
+# accepted rate from the start responses and re-estimates it from the timestamps.
+PROFILE_START_COMMANDS = (cmd_start(ACC, 200, 8, channels=None), cmd_start(ACC, 52, 8),
+                          cmd_start(GYRO, 52, 2000))
+
 PROFILE = GattProfile(
     protocol=NAME,
     service_uuids=(SERVICE_UUID,),
     # the control point is subscribed too, so start responses (FACTOR) reach the decoder
     notify_uuids=(DATA_UUID, CONTROL_UUID),
     control_uuid=CONTROL_UUID,
-    # H10 takes ACC at 200 Hz with rate, resolution and range only (it offers no channel
-    # setting; Verity Sense refuses the rate: "invalid sample rate"); Verity Sense takes ACC and
-    # GYRO at 52 Hz with 3 channels (H10 answers "already in state" / "not supported"). The
-    # decoder re-estimates the rate from the timestamps either way.
-    start_commands=(cmd_start(ACC, 200, 8, channels=None), cmd_start(ACC, 52, 8),
-                    cmd_start(GYRO, 52, 2000)),
+    start_commands=PROFILE_START_COMMANDS,
     stop_commands=(cmd_stop(ACC), cmd_stop(GYRO)),
     name_prefixes=("Polar Sense", "Polar H10", "Polar Verity", "Polar OH1", "Polar H9"),
 )
