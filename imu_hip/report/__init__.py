@@ -84,6 +84,11 @@ def load_run(
         if isinstance(r.summary, dict) and not r.summary.get("source"):
             r.summary["source"] = name
     metadata = dict(rec.metadata)
+    if is_mcap:
+        for device, meta in device_metadata(path).items():
+            for key, value in meta.items():
+                if key != "device_id":
+                    metadata[f"device {device}: {key}"] = value
     for s in rec.sensors:
         for key, value in s.metadata.items():
             if metadata.setdefault(key, value) != value:
@@ -94,3 +99,26 @@ def load_run(
     run = collect_run(results, metadata, source=name, start_utc=start, start_source=source)
     run.notes += notes
     return run
+
+
+def device_metadata(path: str | Path) -> dict[str, dict[str, str]]:
+    """Metadata of the raw-bytes device channels of an imu-hip MCAP file (name, address,
+    protocol... as the devices reported them: untrusted), from the file's summary section; empty
+    for a file cut off before its summary was written."""
+    from mcap.reader import make_reader
+
+    from imu_hip.io.mcap_file import RAW_ENCODING
+
+    out: dict[str, dict[str, str]] = {}
+    try:
+        with open(path, "rb") as f:
+            summary = make_reader(f).get_summary()
+    except Exception:  # noqa: BLE001 - a damaged summary only costs the device names
+        return out
+    if summary is None:
+        return out
+    for ch in summary.channels.values():
+        if ch.message_encoding == RAW_ENCODING:
+            meta = dict(ch.metadata)
+            out[meta.get("device_id", ch.topic.removeprefix("raw/"))] = meta
+    return out
