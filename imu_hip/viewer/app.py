@@ -35,6 +35,40 @@ SPEEDS = (1, 2, 4, 8, 16)
 TREND_S = 120.0  # seconds of steps shown in a per-step panel
 
 
+class FastCurve(pg.PlotCurveItem):
+    """A curve whose bounds come with its data (:meth:`set_curve`), so Qt's many bounding-box
+    queries per frame do not scan the data again in Python each time."""
+
+    _bounds: tuple[float, float, float, float] | None = None
+
+    def set_curve(self, x: np.ndarray, y: np.ndarray) -> None:
+        finite = bool(np.isfinite(y).all())
+        if x.size:
+            lo, hi = (float(y.min()), float(y.max())) if finite else _nan_range(y)
+            pad = 0.02 * max(hi - lo, 1e-9)
+            self._bounds = (float(x[0]), float(x[-1]), lo - pad, hi + pad)
+        else:
+            self._bounds = None
+        self.setData(x, y, connect="all" if finite else "finite", skipFiniteCheck=finite)
+
+    def dataBounds(self, ax, frac=1.0, orthoRange=None):  # noqa: N802 - pyqtgraph's name
+        b = self._bounds
+        if b is None or not np.isfinite(b[2]):
+            return (None, None)
+        return (b[0], b[1]) if ax == 0 else (b[2], b[3])
+
+    def boundingRect(self):  # noqa: N802 - Qt's name
+        b = self._bounds
+        if b is None or not np.isfinite(b[2]):
+            return QtCore.QRectF()
+        return QtCore.QRectF(b[0], b[2], b[1] - b[0], b[3] - b[2])
+
+
+def _nan_range(y: np.ndarray) -> tuple[float, float]:
+    ok = y[np.isfinite(y)]
+    return (float(ok.min()), float(ok.max())) if ok.size else (float("nan"), float("nan"))
+
+
 class ViewerWindow(QtWidgets.QMainWindow):
     """The live/replay window over a :class:`Hub` (filled by a feeder thread).
 
@@ -65,6 +99,7 @@ class ViewerWindow(QtWidgets.QMainWindow):
         self._panels: dict[str, dict] = {}
         self._marker_lines: list = []
         self._last_status = 0.0
+        self._last_steps_draw = 0.0
         self.setWindowTitle(terminal_safe(title, 120))
         self.resize(1400, 900)
         self._build()
@@ -174,14 +209,12 @@ class ViewerWindow(QtWidgets.QMainWindow):
             p = self.raw_view.addPlot(row=self.raw_view.ci.layout.rowCount(), col=0)
             p.setTitle(f"{name}: {kind} ({unit})", size="9pt")
             p.setXRange(-self.window_s, 0.0, padding=0)
-            p.enableAutoRange(x=False, y=True)
-            p.setMouseEnabled(x=False, y=True)
+            p.enableAutoRange(x=False, y=False)
+            p.setMouseEnabled(x=False, y=False)
             p.showGrid(x=True, y=True, alpha=0.2)
             p.hideButtons()
-            curves = [
-                pg.PlotCurveItem(pen=pg.mkPen(c, width=1), connect="finite", skipFiniteCheck=True)
-                for c in AXIS_COLOURS
-            ]
+            _cache_axes(p)
+            curves = [FastCurve(pen=pg.mkPen(c, width=1)) for c in AXIS_COLOURS]
             for c in curves:
                 p.addItem(c)
             plots.append((p, curves))
@@ -196,13 +229,11 @@ class ViewerWindow(QtWidgets.QMainWindow):
         p.setMouseEnabled(x=False, y=False)
         p.hideButtons()
         p.setMaximumHeight(160)
+        _cache_axes(p)
         groups = list(SIDES) if spec.by_side else ["all"]
         curves = {}
         for g in groups:
-            c = pg.PlotDataItem(
-                pen=pg.mkPen(SIDE_COLOURS[g], width=1), symbol="o", symbolSize=3,
-                symbolPen=None, symbolBrush=SIDE_COLOURS[g],
-            )
+            c = pg.PlotCurveItem(pen=pg.mkPen(SIDE_COLOURS[g], width=1))
             p.addItem(c)
             curves[g] = c
         dash, dot = QtCore.Qt.PenStyle.DashLine, QtCore.Qt.PenStyle.DotLine
@@ -246,15 +277,21 @@ class ViewerWindow(QtWidgets.QMainWindow):
             if len(w) == 0:
                 for _, curves in entry["plots"]:
                     for c in curves:
-                        c.setData([], [])
+                        c.set_curve(np.zeros(0), np.zeros(0))
                 continue
             plot0 = entry["plots"][0][0]
             n_bins = max(64, int(plot0.getViewBox().width()))
             x, y = minmax_decimate(w.t_s, w.values, n_bins, w.first_index)
             x = x - now
-            for k, (_, curves) in enumerate(entry["plots"]):
+            for k, (plot, curves) in enumerate(entry["plots"]):
+                part = y[3 * k : 3 * k + 3]
                 for j, c in enumerate(curves):
-                    c.setData(x, y[3 * k + j])
+                    c.set_curve(x, part[j])
+                bounds = [c._bounds for c in curves if c._bounds is not None]
+                lo = min((b[2] for b in bounds), default=np.nan)
+                hi = max((b[3] for b in bounds), default=np.nan)
+                if np.isfinite(lo) and np.isfinite(hi):
+                    _fit_y(plot, lo, hi)
             if not newest_arrival >= w.newest_arrival_s:
                 newest_arrival = w.newest_arrival_s
         self.last_drawn_arrival_s = newest_arrival
@@ -286,7 +323,12 @@ class ViewerWindow(QtWidgets.QMainWindow):
                 line.setVisible(False)
 
     def _draw_steps(self, now: float) -> None:
-        self.model.update()
+        # Steps arrive in bursts (one per 2 s analysis frame): redraw the panels when new
+        # steps came in, else once a second to scroll them.
+        wall = time.monotonic()
+        if not self.model.update() and wall - self._last_steps_draw < 1.0:
+            return
+        self._last_steps_draw = wall
         for spec in self.model.panels:
             st = self.model.states[spec.column]
             if spec.column not in self._panels:
@@ -411,6 +453,25 @@ class ViewerWindow(QtWidgets.QMainWindow):
         if self.feeder is not None:
             self.feeder.stop()
         super().closeEvent(event)
+
+
+def _cache_axes(plot) -> None:
+    """Axes repaint from a pixmap until their range changes (drawing tick text is the
+    costliest part of a frame otherwise)."""
+    cache = QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache
+    for name in ("left", "bottom"):
+        plot.getAxis(name).setCacheMode(cache)
+    plot.titleLabel.setCacheMode(cache)
+
+
+def _fit_y(plot, lo: float, hi: float) -> None:
+    """Y range with hysteresis: changed only when the data leave it or fill less than half of
+    it, so the axis (and its cached picture) stays still from frame to frame."""
+    (a, b) = plot.getViewBox().viewRange()[1]
+    span = max(hi - lo, 1e-6)
+    if lo < a or hi > b or span < 0.5 * (b - a):
+        pad = 0.08 * span
+        plot.setYRange(lo - pad, hi + pad, padding=0)
 
 
 def simulated_session(minutes: float = 10.0, seed: int = 7):

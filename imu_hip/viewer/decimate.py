@@ -41,25 +41,26 @@ def minmax_decimate(
     if k <= 2 or n == 0:
         return t_s, np.ascontiguousarray(values.T)
     head = int(first_index) % k  # samples of the first bin that lie before the window
-    total = head + n
-    tail = (-total) % k
-    # pad with copies of the edge samples: they change neither the min nor the max of a bin
-    idx = np.concatenate(
-        (np.zeros(head, dtype=np.intp), np.arange(n), np.full(tail, n - 1, dtype=np.intp))
+    tail = (-(head + n)) % k
+    # channel-major copy, padded with copies of the edge samples (they change neither the min
+    # nor the max of a bin), so each bin is a contiguous run of k values
+    vt = values.T
+    v = np.concatenate(
+        (np.repeat(vt[:, :1], head, axis=1), vt, np.repeat(vt[:, -1:], tail, axis=1)), axis=1
     )
-    nb = idx.shape[0] // k
-    v = values[idx].reshape(nb, k, c)
-    t = t_s[idx].reshape(nb, k)
-    i_min = np.argmin(v, axis=1)  # (nb, c); NaN wins both argmin and argmax
-    i_max = np.argmax(v, axis=1)
-    first = np.minimum(i_min, i_max)
-    second = np.maximum(i_min, i_max)
-    rows = np.arange(nb)[:, None]
-    cols = np.arange(c)[None, :]
-    y = np.empty((c, 2 * nb), dtype=values.dtype)
-    y[:, 0::2] = v[rows, first, cols].T
-    y[:, 1::2] = v[rows, second, cols].T
-    x = np.empty(2 * nb)
-    x[0::2] = t[:, 0]
-    x[1::2] = t[:, -1]
-    return x, y
+    nb = v.shape[1] // k
+    v = v.reshape(c, nb, k)
+    i_min = np.argmin(v, axis=2)  # (c, nb); NaN wins both argmin and argmax
+    i_max = np.argmax(v, axis=2)
+    first = np.minimum(i_min, i_max)[..., None]
+    second = np.maximum(i_min, i_max)[..., None]
+    y = np.empty((c, nb, 2), dtype=values.dtype)
+    y[..., 0] = np.take_along_axis(v, first, axis=2)[..., 0]
+    y[..., 1] = np.take_along_axis(v, second, axis=2)[..., 0]
+    # bin b covers window rows b*k - head .. (b+1)*k - head - 1 (clipped to the window)
+    starts = np.maximum(np.arange(nb) * k - head, 0)
+    ends = np.minimum(np.arange(1, nb + 1) * k - head, n) - 1
+    x = np.empty((nb, 2))
+    x[:, 0] = t_s[starts]
+    x[:, 1] = t_s[ends]
+    return x.reshape(-1), y.reshape(c, 2 * nb)

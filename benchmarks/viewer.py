@@ -1,0 +1,200 @@
+"""Speed of the live viewer, offscreen: frame rate, CPU share and sample-to-screen latency.
+
+    QT_QPA_PLATFORM=offscreen python benchmarks/viewer.py [--rates 400 1000] [--seconds 8]
+
+Three simulated sensors (sacrum and both shoes, 6 channels each) stream into the viewer in
+BLE-sized blocks (``--block`` samples, default 10) paced by the wall clock, from a worker thread,
+through the same hub as ``imu-hip view`` (ring buffers, the sacral pipeline stage unless
+``--no-pipeline``); the window (1400 x 900) shows the 10 s window. Per rate:
+
+- **unthrottled fps**: refresh + paint as fast as possible (``processEvents`` after each
+  refresh, so every frame is really painted into the offscreen backing store);
+- **CPU at 60 Hz**: the QTimer at 60 Hz for ``--seconds``; the whole process's CPU time (GUI and
+  worker thread) and the GUI thread's alone, as % of one core;
+- **latency**: for every block, the time from its arrival in the hub to the end of the paint of
+  the first frame refreshed after it arrived (median, 95th percentile, max), at 60 Hz.
+
+Targets (issue 4): >= 120 fps unthrottled, < 35 % of one core at 60 Hz, < 50 ms latency.
+Prints numbers only; the machine is shared and noisy, so nothing here is a pass/fail test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import threading
+import time
+
+import numpy as np
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+def simulate_sensors(rate_hz: float, seconds: float):
+    from imu_hip.sim import RunnerParams, simulate
+
+    p = RunnerParams(phases=(("stand", 6.0), ("run", seconds)), rate_hz=rate_hz)
+    return simulate(p, seed=2).recording
+
+
+class Producer(threading.Thread):
+    """Pushes the recording into the hub: the first ``prefill_s`` at once, then in real time."""
+
+    def __init__(self, hub, recording, block: int, prefill_s: float):
+        super().__init__(daemon=True)
+        self.hub, self.rec, self.block, self.prefill_s = hub, recording, block, prefill_s
+        self.arrivals: list[float] = []  # perf_counter after each real-time block was stored
+        self.stop_flag = threading.Event()
+        self.ready = threading.Event()
+
+    def run(self) -> None:
+        sensors = self.rec.sensors
+        t0 = min(s.t_s[0] for s in sensors)
+        pos = [0] * len(sensors)
+        for k, s in enumerate(sensors):  # prefill: the window is full from the first frame
+            j = int(np.searchsorted(s.t_s, t0 + self.prefill_s))
+            for a in range(0, j, 400):
+                self.hub.ingest(s.block(a, min(a + 400, j)))
+            pos[k] = j
+        self.ready.set()
+        wall0 = time.perf_counter()
+        while not self.stop_flag.is_set():
+            now_rec = t0 + self.prefill_s + (time.perf_counter() - wall0)
+            pushed = False
+            for k, s in enumerate(sensors):
+                while pos[k] + self.block <= len(s) and s.t_s[pos[k] + self.block - 1] <= now_rec:
+                    self.hub.ingest(s.block(pos[k], pos[k] + self.block))
+                    self.arrivals.append(time.perf_counter())
+                    pos[k] += self.block
+                    pushed = True
+            if all(p + self.block > len(s) for p, s in zip(pos, sensors, strict=True)):
+                return
+            if not pushed:
+                time.sleep(0.001)
+
+
+def measure(rate_hz: float, seconds: float, block: int, pipeline: bool) -> dict:
+    from imu_hip.viewer.app import QtCore, QtWidgets, ViewerWindow, pg
+    from imu_hip.viewer.feed import Hub
+    from imu_hip.viewer.targets import FeedbackModel
+
+    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
+    rec = simulate_sensors(rate_hz, 12.0 + 2 * seconds + 10.0)
+    hub = Hub(analyse=pipeline)
+    model = FeedbackModel(hub.steps)
+    win = ViewerWindow(hub, model, window_s=10.0, refresh_hz=60.0)
+    win.show()
+
+    paints: list[float] = []
+    refreshes: list[float] = []
+    original_paint = pg.GraphicsView.paintEvent
+
+    def timed_paint(view, ev):
+        original_paint(view, ev)
+        if view is win.raw_view:
+            paints.append(time.perf_counter())
+
+    pg.GraphicsView.paintEvent = timed_paint
+    original_refresh = win.refresh
+
+    def timed_refresh():
+        refreshes.append(time.perf_counter())
+        original_refresh()
+
+    win.refresh = timed_refresh
+    win.timer.timeout.disconnect()
+    win.timer.timeout.connect(timed_refresh)
+
+    prod = Producer(hub, rec, block, prefill_s=12.0)
+    prod.start()
+    prod.ready.wait()
+    for _ in range(10):  # plots created, layout settled
+        win.refresh()
+        app.processEvents()
+
+    # unthrottled: refresh and paint back to back
+    n_paint0 = len(paints)
+    end = time.perf_counter() + seconds / 2
+    frames = 0
+    start, gui_start = time.perf_counter(), time.thread_time()
+    while time.perf_counter() < end:
+        win.refresh()
+        app.processEvents()
+        frames += 1
+    wall = time.perf_counter() - start
+    fps = frames / wall
+    frame_cpu_ms = 1000 * (time.thread_time() - gui_start) / frames
+    painted = (len(paints) - n_paint0) / wall
+
+    # 60 Hz timer: CPU and latency
+    refreshes.clear()
+    paints.clear()
+    first_arrival = len(prod.arrivals)
+    cpu0, gui0, wall0 = time.process_time(), time.thread_time(), time.perf_counter()
+    win.set_refresh_hz(60.0)
+    win.start()
+    loop = QtCore.QEventLoop()
+    QtCore.QTimer.singleShot(round(1000 * seconds), loop.quit)
+    loop.exec()
+    win.timer.stop()
+    wall = time.perf_counter() - wall0
+    cpu = (time.process_time() - cpu0) / wall
+    gui = (time.thread_time() - gui0) / wall
+    prod.stop_flag.set()
+    prod.join(5.0)
+    pg.GraphicsView.paintEvent = original_paint
+    arrivals = np.array(prod.arrivals[first_arrival:])
+    r, p = np.array(refreshes), np.array(paints)
+    lat = []
+    for a in arrivals:
+        i = np.searchsorted(r, a)  # the first refresh after the block arrived
+        if i >= r.size:
+            continue
+        j = np.searchsorted(p, r[i])  # the paint that follows that refresh
+        if j < p.size:
+            lat.append(p[j] - a)
+    lat_ms = 1000 * np.array(lat)
+    win.close()
+    return {
+        "rate_hz": rate_hz,
+        "fps_unthrottled": fps,
+        "frame_cpu_ms": frame_cpu_ms,
+        "paints_per_s_unthrottled": painted,
+        "fps_at_60hz": len(refreshes) / wall,
+        "cpu_process_pct": 100 * cpu,
+        "cpu_gui_thread_pct": 100 * gui,
+        "latency_ms_median": float(np.median(lat_ms)) if lat_ms.size else float("nan"),
+        "latency_ms_p95": float(np.percentile(lat_ms, 95)) if lat_ms.size else float("nan"),
+        "latency_ms_max": float(lat_ms.max()) if lat_ms.size else float("nan"),
+        "blocks": int(lat_ms.size),
+        "steps": len(hub.steps),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rates", type=float, nargs="+", default=[400.0, 1000.0])
+    ap.add_argument("--seconds", type=float, default=8.0, help="length of the 60 Hz run")
+    ap.add_argument("--block", type=int, default=10, help="samples per pushed block")
+    ap.add_argument("--no-pipeline", action="store_true", help="signals only, no step analysis")
+    args = ap.parse_args()
+    print(f"3 sensors x 6 channels, 10 s window, blocks of {args.block}, "
+          f"pipeline {'off' if args.no_pipeline else 'on'}, platform "
+          f"{os.environ.get('QT_QPA_PLATFORM')}, {os.cpu_count()} cores, load average "
+          f"{os.getloadavg()[0]:.1f} before")
+    for rate in args.rates:
+        m = measure(rate, args.seconds, args.block, not args.no_pipeline)
+        print(
+            f"{rate:6.0f} Hz: unthrottled {m['fps_unthrottled']:6.1f} fps "
+            f"({m['paints_per_s_unthrottled']:.1f} paints/s; GUI-thread CPU "
+            f"{m['frame_cpu_ms']:.2f} ms per frame = {1000 / m['frame_cpu_ms']:.0f} fps on a "
+            f"free core); at 60 Hz {m['fps_at_60hz']:5.1f} fps, "
+            f"CPU {m['cpu_process_pct']:5.1f} % of a core (GUI thread "
+            f"{m['cpu_gui_thread_pct']:5.1f} %); latency median {m['latency_ms_median']:5.1f} ms, "
+            f"p95 {m['latency_ms_p95']:5.1f} ms, max {m['latency_ms_max']:5.1f} ms "
+            f"({m['blocks']} blocks, {m['steps']} steps); load average {os.getloadavg()[0]:.1f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
