@@ -278,6 +278,26 @@ class History:
                 f"{SCHEMA_VERSION}; it was left untouched"
             )
 
+    def check(self) -> None:
+        """Raise the error :meth:`add` would raise for a damaged, foreign or locked database,
+        without writing anything (call it before a long analysis)."""
+        if not self.path.exists():
+            parent = self.path.parent
+            while not parent.exists() and parent != parent.parent:
+                parent = parent.parent
+            if not os.access(parent, os.W_OK | os.X_OK):
+                raise ImuHipError(f"{self.path}: cannot create the history database there")
+            return
+        with self._connect(write=False) as conn:
+            check = conn.execute("PRAGMA quick_check").fetchone()
+            if not check or check[0] != "ok":
+                raise ImuHipError(
+                    f"{self.path}: the history database is damaged ({check[0] if check else '?'})"
+                    "; it was left untouched"
+                )
+            if conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+                self._check(conn, create=False)
+
     def add(self, record: RunRecord) -> int:
         """Store one run in one transaction; return its id. A run already stored (same
         fingerprint) is an :class:`ImuHipError` naming the stored run."""

@@ -208,7 +208,7 @@ def test_corrupted_database_is_a_clear_error_and_is_left_untouched(tmp_path):
     raw[:16] = b"garbage garbage!"
     h.path.write_bytes(bytes(raw))
     before = h.path.read_bytes()
-    for action in (h.runs, lambda: h.add(rec(T0 + timedelta(days=2), 5.0))):
+    for action in (h.runs, h.check, lambda: h.add(rec(T0 + timedelta(days=2), 5.0))):
         with pytest.raises(ImuHipError) as e:
             action()
         assert "\n" not in str(e.value) and "untouched" in str(e.value)
@@ -223,6 +223,8 @@ def test_foreign_sqlite_file_is_refused(tmp_path):
     before = path.read_bytes()
     with pytest.raises(ImuHipError, match="not an imu-hip history"):
         History(path).add(rec(T0, 1.0))
+    with pytest.raises(ImuHipError, match="not an imu-hip history"):
+        History(path).check()
     assert path.read_bytes() == before
 
 
@@ -236,6 +238,8 @@ def test_locked_database_fails_cleanly_and_keeps_runs(tmp_path):
         assert "\n" not in str(e.value)
         with pytest.raises(ImuHipError, match="locked"):
             h.runs()
+        with pytest.raises(ImuHipError, match="locked"):
+            h.check()
     finally:
         other.execute("ROLLBACK")
         other.close()
@@ -298,3 +302,16 @@ def test_history_page_escapes_file_names():
     r.source = "<script>alert(1)</script>.mcap"
     html = history_report_html([r], [], UTC)
     assert "<script>" not in html and "&lt;script&gt;" in html
+
+
+def test_cli_on_a_corrupted_database_is_one_line_exit_2(tmp_path, capsys):
+    db = tmp_path / "h.sqlite"
+    db.write_bytes(b"this is not sqlite at all" * 100)
+    before = db.read_bytes()
+    run = tmp_path / "missing-run.mcap"  # never read: the database is checked first
+    for argv in (["history", "--db", str(db)], ["history", "add", str(run), "--db", str(db)],
+                 ["history", "report", "--db", str(db), "--out", str(tmp_path / "x.html")]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.count("\n") == 0 and "untouched" in err and str(db) in err
+    assert db.read_bytes() == before

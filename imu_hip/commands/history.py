@@ -66,6 +66,7 @@ def run_add(args: argparse.Namespace) -> int:
     from imu_hip.text import terminal_safe
 
     history = _history(args)
+    history.check()  # a damaged or locked database fails now, not after the analysis
     run = load_run(args.file, placement=args.placement, mass_kg=args.mass_kg, axes=args.axes,
                    date=args.date, progress=ProgressBar(f"analysing {Path(args.file).name}"))
     try:
@@ -107,10 +108,15 @@ def format_history(runs, warnings, tz=None) -> str:
     for t in metric_trends(runs):
         lines.append(f"trend {t.key}: {t.change:+.1f} {t.unit} over {-t.days[0]:.0f} days "
                      f"({len(t.values)} runs){' - WARNING' if t.warned else ''}")
-    if warnings:
-        lines += [f"warning ({w.kind}): {w.message}" for w in warnings]
+    from datetime import timedelta
+
+    recent = [w for w in warnings if w.when >= runs[-1].start_utc - timedelta(days=56)]
+    if len(recent) < len(warnings):
+        lines.append(f"({len(warnings) - len(recent)} older warnings: see imu-hip history report)")
+    if recent:
+        lines += [f"warning ({w.kind}): {w.message}" for w in recent]
     else:
-        lines.append("no load-progression warnings")
+        lines.append("no load-progression warnings in the last 8 weeks")
     return "\n".join(lines)
 
 

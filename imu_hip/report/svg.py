@@ -51,8 +51,10 @@ def _fmt_tick(v: float) -> str:
     if v == 0:
         return "0"
     a = abs(v)
-    if a >= 1000 or a < 0.01:
+    if a >= 1e6 or a < 0.01:
         return f"{v:.3g}"
+    if a >= 1000:
+        return f"{v:,.0f}"
     return f"{v:.3f}".rstrip("0").rstrip(".")
 
 
