@@ -46,7 +46,10 @@ NAPIER = (
 DAVIS = (
     "Davis et al. 2016 (Br J Sports Med 50:887-892, prospective, 249 female runners): impact "
     "loading (force-plate impact peak and loading rates) was higher in runners who later had "
-    "medically diagnosed injuries than in those never injured."
+    "medically diagnosed injuries than in those never injured (no difference when all injured "
+    "runners were compared with all uninjured). The study's cut-off, an average loading rate "
+    "above 66 BW/s, needs a force plate: our loading rate is a trend indicator and is not "
+    "compared with it."
 )
 BRAMAH = (
     "Bramah et al. 2018 (Am J Sports Med 46:3023-3031): injured runners (72, four common "
