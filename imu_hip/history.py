@@ -319,6 +319,13 @@ class History:
                     f"{record.source}: already in the history as run {old[0]} (started "
                     f"{old[1]})"
                 )
+            same = self._same_run(conn, record)
+            if same is not None:
+                conn.execute("ROLLBACK")
+                raise ImuHipError(
+                    f"{record.source}: looks like run {same} again (same start time and "
+                    "duration, another file); remove that one first to replace it"
+                )
             cur = conn.execute(
                 "INSERT INTO runs (start_utc, date_source, source, fingerprint, duration_s, "
                 "running_s, distance_m, steps, impact_load_bw, medians_json, added_utc) "
@@ -332,6 +339,21 @@ class History:
             )
             conn.execute("COMMIT")
             return int(cur.lastrowid)
+
+    @staticmethod
+    def _same_run(conn: sqlite3.Connection, record: RunRecord) -> int | None:
+        """Id of a stored run that starts within a minute of ``record`` and lasts the same
+        (within 2 s): the same session stored from another file (e.g. its CSV export)."""
+        if record.duration_s is None:
+            return None
+        lo = _iso(record.start_utc - timedelta(seconds=60))
+        hi = _iso(record.start_utc + timedelta(seconds=60))
+        for run_id, duration in conn.execute(
+            "SELECT id, duration_s FROM runs WHERE start_utc BETWEEN ? AND ?", (lo, hi)
+        ):
+            if duration is not None and abs(duration - record.duration_s) <= 2.0:
+                return int(run_id)
+        return None
 
     def remove(self, run_id: int) -> None:
         """Delete one run (one transaction); an unknown id is an error."""

@@ -189,6 +189,12 @@ def test_add_list_and_duplicates(tmp_path):
     assert back.medians == {"hip.cadence_spm": 171.5} and back.impact_load_bw == 123.0
     with pytest.raises(ImuHipError, match="already in the history as run"):
         h.add(r)
+    copy = rec(T0 + timedelta(seconds=20), 10.0)  # same session from another file
+    with pytest.raises(ImuHipError, match=f"looks like run {rid} again"):
+        h.add(copy)
+    h.add(rec(T0 + timedelta(seconds=20), 10.0, minutes=30))  # different length: another run
+    assert len(h.runs()) == 2
+    h.remove(h.runs()[1].id)
     h.remove(rid)
     assert h.runs() == []
     with pytest.raises(ImuHipError, match="no run"):
