@@ -507,3 +507,19 @@ def test_stop_before_run_returns_at_once():
 
     rec, dev = run(main())
     assert [s for s, _ in rec.states] == ["stopped"] and dev.connections == 0
+
+
+def test_mtu_is_acquired_where_bluez_hides_it():
+    async def main():
+        async with BumbleWorld(bluez_mtu=True) as world:
+            await imu_hip_device(world, "F0:00:00:00:00:01", rate_scale=4.0)
+            link = imu_hip_link(world, "F0:00:00:00:00:01")
+            rec, task = await start_link(link)
+            await rec.wait_for(lambda: len(rec.data(ihp.DATA_UUID)) >= 2)
+            await link.stop()
+            await task
+            return link, rec
+
+    link, rec = run(main())
+    assert link.mtu == 247
+    assert rec.states[1] == ("streaming", "MTU 247")

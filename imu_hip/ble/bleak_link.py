@@ -24,6 +24,7 @@ import dataclasses
 import logging
 import random
 import time
+import warnings
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -59,6 +60,21 @@ def _response_uuids(protocol: str) -> tuple[str, ...]:
 
         return (RESPONSE_UUID,)
     return ()
+
+
+async def _negotiated_mtu(client: BleakClient) -> int:
+    """The connection's ATT MTU. BlueZ reports it only after an AcquireWrite/AcquireNotify,
+    which bleak's BlueZ backend does in ``_acquire_mtu()`` (bleak's documented way; it opens
+    and closes a file descriptor, nothing else); the other backends know it at once."""
+    backend = getattr(client, "_backend", None)
+    if getattr(backend, "_mtu_size", 0) is None and hasattr(backend, "_acquire_mtu"):
+        try:
+            await backend._acquire_mtu()  # type: ignore[union-attr]
+        except Exception as e:  # noqa: BLE001 - e.g. no characteristic offers it: keep 23
+            _LOG.info("MTU not acquired: %s", _describe(e))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # BlueZ's "using default MTU value"
+        return int(client.mtu_size)
 
 
 class _Stopped(Exception):
@@ -285,8 +301,8 @@ class BleakLink(Link):
         return client
 
     async def _setup(self, client: BleakClient, on_notification: NotificationHandler) -> None:
-        self.mtu = client.mtu_size
         services = client.services
+        self.mtu = await _negotiated_mtu(client)
         missing = [u for u in self.profile.notify_uuids if services.get_characteristic(u) is None]
         control = self.profile.control_uuid
         if control is not None and services.get_characteristic(control) is None:

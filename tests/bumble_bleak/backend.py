@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -143,9 +144,12 @@ class BumbleWorld:
     Use inside a running loop: ``async with BumbleWorld() as world: ...``.
     """
 
-    def __init__(self, *, mtu: int = 247) -> None:
+    def __init__(self, *, mtu: int = 247, bluez_mtu: bool = False) -> None:
         self.link = LocalLink()
         self.mtu = mtu
+        #: Report the MTU the way bleak's BlueZ backend does: 23 (with a warning) until
+        #: ``_acquire_mtu()`` has been called.
+        self.bluez_mtu = bluez_mtu
         self.central = make_device(self.link, "bleak-central", CENTRAL_ADDRESS)
         self.peripherals: list[Any] = []
         self._scanners: set[BumbleScanner] = set()
@@ -263,6 +267,7 @@ class BumbleClient(BaseBleakClient):
             self._peer_address = self.world.address(self.address)
         self._name = getattr(address_or_ble_device, "name", None) or self.address
         self._connection: Connection | None = None
+        self._mtu_size: int | None = None
         self._peer: Peer | None = None
         self._subscriptions: dict[int, Callable[[bytes], None]] = {}
 
@@ -272,7 +277,18 @@ class BumbleClient(BaseBleakClient):
 
     @property
     def mtu_size(self) -> int:
+        if self.world.bluez_mtu:
+            if self._mtu_size is None:
+                warnings.warn("Using default MTU value. Call _acquire_mtu() first", stacklevel=2)
+                return 23
+            return self._mtu_size
         return self._connection.att_mtu if self._connection is not None else 23
+
+    async def _acquire_mtu(self) -> None:
+        """What bleak's BlueZ backend offers to learn the negotiated MTU."""
+        self._require_peer()
+        assert self._connection is not None
+        self._mtu_size = self._connection.att_mtu
 
     @property
     def is_connected(self) -> bool:
