@@ -25,7 +25,13 @@ from bumble_bleak.peripherals import Faults
 
 from imu_hip.ble.bleak_link import BleakBackends, BleakLink
 from imu_hip.ble.link import LINK_STATES
-from imu_hip.ble.scan import NoBluetoothError, find_device, format_results, scan
+from imu_hip.ble.scan import (
+    NoBluetoothError,
+    find_device,
+    find_devices,
+    format_results,
+    scan,
+)
 from imu_hip.protocols import decoder
 from imu_hip.protocols import imu_hip_protocol as ihp
 
@@ -121,6 +127,14 @@ def test_scan_escapes_hostile_names_and_find_device_resolves_names():
                                            backend=world.scanner_backend)
             with pytest.raises(Exception, match="several devices"):
                 await find_device("IMU-HIP", 0.2, backend=world.scanner_backend)
+            with pytest.raises(Exception, match="no supported device 'Polar'"):
+                await find_device("Polar", 0.2, backend=world.scanner_backend)
+            both = await find_devices(["imu-hip l", "F0:00:00:00:00:01"], 0.2,
+                                      backend=world.scanner_backend)
+            assert [r.info.address for r in both] == ["F0:00:00:00:00:02", "F0:00:00:00:00:01"]
+            with pytest.raises(Exception, match="are the same device"):
+                await find_devices(["imu-hip l", "F0:00:00:00:00:02"], 0.2,
+                                   backend=world.scanner_backend)
             return results, by_name, by_address
 
     results, by_name, by_address = run(main())

@@ -113,6 +113,31 @@ async def find_device(
     unique case-insensitive name prefix); :class:`ImuHipError` if none or several match."""
     wanted = name_or_address.strip()
     results = await scan(timeout_s, backend=backend, all_devices=is_address(wanted))
+    return _match(wanted, results, timeout_s)
+
+
+async def find_devices(
+    names_or_addresses: list[str],
+    timeout_s: float = 10.0,
+    *,
+    backend: type[BaseBleakScanner] | None = None,
+) -> list[ScanResult]:
+    """:func:`find_device` for several devices with one scan (in the order given); the same
+    device may not be named twice."""
+    wanted = [w.strip() for w in names_or_addresses]
+    results = await scan(timeout_s, backend=backend, all_devices=any(map(is_address, wanted)))
+    found = [_match(w, results, timeout_s) for w in wanted]
+    addresses = [r.info.address for r in found]
+    for i, a in enumerate(addresses):
+        if a in addresses[:i]:
+            raise ImuHipError(
+                f"{terminal_safe(wanted[i], 80)!r} and "
+                f"{terminal_safe(wanted[addresses.index(a)], 80)!r} are the same device ({a})"
+            )
+    return found
+
+
+def _match(wanted: str, results: list[ScanResult], timeout_s: float) -> ScanResult:
     if is_address(wanted):
         matches = [r for r in results if r.info.address.upper() == wanted.upper()]
     else:
