@@ -359,3 +359,10 @@ def test_combined_file(three_sensor_files, tmp_path):
     assert "shoes vs sacrum: clock offset" in text
     run = load_run(three_sensor_files[0])
     assert set(run.groups) == {"hip", "shoes"}
+
+
+def test_walking_only_is_not_judged_by_running_thresholds():
+    r = steps_table(n=800, cadence=110.0, drop_l=9.0, drop_r=9.0)
+    r.steps["gait"] = np.full(800, "walk")
+    flags = {f.key: f for f in hip_flags(collect_run(r))}
+    assert all(f.status == "not assessed" for f in flags.values())

@@ -16,7 +16,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from imu_hip.report.data import METRICS, RunData
+import numpy as np
+
+from imu_hip.report.data import METRICS, MIN_RUNNING, MetricStats, RunData
 
 # Thresholds (each one's origin is given in its flag's text).
 CADENCE_LOW_SPM = 160.0  # our prompt; the evidence is relative (+5-10 %), not a cut-off
@@ -90,14 +92,26 @@ class Flag:
     meaning: str
 
 
+def _stats(run: RunData, group: str, name: str) -> MetricStats | None:
+    """Statistics over the running rows only: the flags' thresholds are for running, so a
+    group with fewer than :data:`~imu_hip.report.data.MIN_RUNNING` running rows gives None."""
+    g = run.groups.get(group)
+    if g is None:
+        return None
+    gait = np.asarray(g.columns.get("gait", np.full(len(g), "unknown")), str)
+    if (gait == "run").sum() < MIN_RUNNING:
+        return None
+    return run.stats(group, name)
+
+
 def _f(x: float, digits: int = 1) -> str:
     return "-" if x is None or not math.isfinite(x) else f"{x:.{digits}f}"
 
 
 def cadence_flag(run: RunData) -> Flag:
-    s = run.stats("hip", "cadence_spm")
+    s = _stats(run, "hip", "cadence_spm")
     if s is None:
-        s = run.stats("shoes", "cadence_spm")
+        s = _stats(run, "shoes", "cadence_spm")
     threshold = (
         f"running cadence below {CADENCE_LOW_SPM:.0f} steps/min. This number is our prompt, "
         "not a cut-off from a study: the evidence is about raising your own cadence by 5-10 %."
@@ -106,17 +120,17 @@ def cadence_flag(run: RunData) -> Flag:
     uncertainty += "acceleration, not a force, and has no validated threshold here."
     if s is None:
         return Flag("cadence", "Low cadence / overstriding and braking", "not assessed",
-                    "no cadence was measured", threshold, HEIDERSCHEIT + " " + NAPIER,
-                    uncertainty, "Nothing to say for this run.")
+                    f"no running cadence (fewer than {MIN_RUNNING} running steps)", threshold,
+                    HEIDERSCHEIT + " " + NAPIER, uncertainty, "Nothing to say for this run.")
     lo, hi = 1.05 * s.median, 1.10 * s.median
     finding = f"median running cadence {_f(s.median, 0)} steps/min"
-    b = run.stats("hip", "braking_peak_g")
+    b = _stats(run, "hip", "braking_peak_g")
     if b is not None:
         finding += (
             f"; braking peak {_f(b.median, 2)} g (first 10 % {_f(b.start, 2)}, last 10 % "
             f"{_f(b.end, 2)})"
         )
-    fs = run.stats("shoes", "foot_strike_angle_deg")
+    fs = _stats(run, "shoes", "foot_strike_angle_deg")
     if fs is not None:
         finding += f"; foot-strike angle {_f(fs.median)} deg"
     flagged = s.median < CADENCE_LOW_SPM
@@ -152,7 +166,7 @@ def impact_flag(run: RunData) -> Flag:
         ("shoes", "impact_peak_g", "shoe impact peak", "g", 1),
         ("hip", "loading_rate_bw_s", "loading rate (trend only)", "BW/s", 0),
     ):
-        s = run.stats(group, name)
+        s = _stats(run, group, name)
         if s is None:
             continue
         assessed = True
@@ -178,7 +192,7 @@ def impact_flag(run: RunData) -> Flag:
 
 
 def pelvic_drop_flag(run: RunData) -> Flag:
-    s = run.stats("hip", "pelvic_drop_deg")
+    s = _stats(run, "hip", "pelvic_drop_deg")
     threshold = (
         f"median pelvic drop above {PELVIC_DROP_DEG:.0f} deg, or one side more than "
         f"{ASYMMETRY_ANGLE_DEG:.0f} deg above the other. Both numbers are our prompts: the "
@@ -191,8 +205,10 @@ def pelvic_drop_flag(run: RunData) -> Flag:
         "is relative to the running average, which reads lower than a standing reference."
     )
     if s is None:
-        reason = run.groups["hip"].unavailable.get("pelvic_drop_deg") if "hip" in run.groups else (
-            "no sacral sensor in this run"
+        reason = (
+            run.groups["hip"].unavailable.get("pelvic_drop_deg", "not enough running steps")
+            if "hip" in run.groups
+            else "no sacral sensor in this run"
         )
         return Flag("pelvic_drop", "Pelvic drop (hip control)", "not assessed",
                     f"not measured: {reason or 'no sacral sensor'}", threshold,
@@ -238,7 +254,7 @@ def asymmetry_flag(run: RunData) -> Flag:
     )
     parts, flagged = [], False
     for group, name, label, scale, unit in ASYM_METRICS:
-        s = run.stats(group, name)
+        s = _stats(run, group, name)
         if s is None or not math.isfinite(s.asymmetry_pct):
             continue
         parts.append(
@@ -280,7 +296,7 @@ def fatigue_flag(run: RunData) -> Flag:
     parts, hits = [], []
     for name, (lim, unit, direction) in FATIGUE_LIMITS.items():
         for group in ("hip", "shoes"):
-            s = run.stats(group, name)
+            s = _stats(run, group, name)
             if s is None:
                 continue
             change = s.drift_pct if unit == "%" else s.drift
