@@ -161,9 +161,11 @@ class FootStage:
         # the swing, not the stride, so that a stride starting from standing still counts
         ratio = np.where(np.isfinite(swing), contact / swing, 2.0 * contact / stride_time)
         gait = np.where(np.isfinite(ratio), np.where(ratio < 1.0, "run", "walk"), "unknown")
-        angle = fm.strike_angle_deg(rot, frame, ic, ms1)
+        # the foot's pose at contact: the last sample before the impact reached the sensor
+        pose = np.maximum(ic - 1, 0)
+        angle = fm.strike_angle_deg(rot, frame, pose, ms1)
         sign = 1.0 if self.side == "left" else -1.0
-        exc, vel = fm.pronation(rot, gyr_fix, frame, ic, np.where(to_ok, to, -1), ms1, sign)
+        exc, vel = fm.pronation(rot, gyr_fix, frame, pose, np.where(to_ok, to, -1), ms1, sign)
         cols: dict[str, np.ndarray] = {
             "t_start_s": t0_s + ms0 / fs,
             "t_end_s": t_end[k],

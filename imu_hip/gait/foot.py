@@ -397,6 +397,25 @@ def _seg_argmax(x: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return out
 
 
+def _first_above(x: np.ndarray, a: np.ndarray, b: np.ndarray, level: np.ndarray) -> np.ndarray:
+    """First index ``i`` in ``a[k]..b[k]`` (inclusive) with ``x[i] >= level[k]``; ``b[k]`` if
+    none, -1 where ``b[k] < 0``."""
+    out = np.where(b >= 0, b, -1)
+    ok = (b >= a) & (b >= 0)
+    if not ok.any():
+        return out
+    idx, owner, starts = _ranges(a[ok], b[ok] + 1)
+    hit = x[idx] >= level[ok][owner]
+    pos = np.flatnonzero(hit)
+    first = np.full(int(ok.sum()), -1)
+    # first hit per owner: hits are in order, so take the first position of each owner
+    own = owner[pos]
+    uniq, where = np.unique(own, return_index=True)
+    first[uniq] = idx[pos[where]]
+    out[np.flatnonzero(ok)] = np.where(first >= 0, first, b[ok])
+    return out
+
+
 def foot_frame(disp_s: np.ndarray, up_s: np.ndarray) -> np.ndarray | None:
     """Foot frame in sensor coordinates (3x3, columns forward, left, up) from the strides'
     displacements and up directions seen from the sensor at mid-stance; None without a stride
@@ -455,19 +474,24 @@ def detect_strides(
         return none, rot, gyr_fix, clip
     disp_s, up_s = integrate_strides(acc, rot, fs, ms0, ms1, clip)
     frame = foot_frame(disp_s, up_s)
-    # swing peak inside each stride
+    # The swing: the fastest toe-up (dorsiflexing) rotation between the two stances, i.e. the
+    # most negative pitch rate about the foot's left axis (+ = toe down). Without a foot frame
+    # (no stride long enough to give the forward direction) the angular-rate magnitude.
     wmag = moving_mean(np.linalg.norm(gyr_fix, axis=1), max(1, int(round(0.05 * fs))))
-    peak = _seg_argmax(wmag, ms0, ms1)
-    # initial contact: largest jerk between the swing peak and the next mid-stance
-    jerk = np.zeros(n)
-    jerk[1:] = np.linalg.norm(np.diff(acc, axis=0), axis=1)
-    ic = _seg_argmax(jerk, peak + 1, ms1)
-    ic = np.where(ic > 0, ic - 1, ic)  # the jump lies between samples ic-1 and ic: contact at ic-1
-    # toe-off: largest toe-down pitch rate between mid-stance and the swing peak
     if frame is not None:
         pitch_rate = gyr_fix @ frame[:, 1]
+        peak = _seg_argmax(-pitch_rate, ms0, ms1)
     else:
         pitch_rate = wmag
+        peak = _seg_argmax(wmag, ms0, ms1)
+    # initial contact: the first jerk (change of the acceleration vector between samples) of at
+    # least half the largest one between the swing and the next mid-stance: the collision of
+    # the shoe with the ground (with a heel strike, the later forefoot slap can be larger)
+    jerk = np.zeros(n)
+    jerk[1:] = np.linalg.norm(np.diff(acc, axis=0), axis=1)
+    big = _seg_argmax(jerk, peak + 1, ms1)
+    ic = _first_above(jerk, peak + 1, big, 0.5 * jerk[np.maximum(big, 0)])
+    # toe-off: largest toe-down pitch rate between mid-stance and the swing
     to = _seg_argmax(pitch_rate, ms0, peak)
     # toe-off of the stance at ms1: from the next stride if it follows directly
     to_next = np.full(ms0.size, -1, dtype=int)
