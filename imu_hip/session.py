@@ -143,11 +143,14 @@ class DeviceStream:
     ``feed(data, received_at)`` returns the blocks that became ready; ``finish()`` the rest.
     ``decoder``: defaults to a fresh decoder of ``protocol``. The first block that carries
     samples fixes whether the stream has angular rate; later blocks without it are dropped
-    (counted in ``inconsistent``), extra angular rate is ignored.
+    (counted in ``inconsistent``), extra angular rate is ignored. At the start (and after a
+    device clock reset) packets are held for ``warmup_s`` of device time, so that the first
+    samples are mapped with the smallest delay of a whole second, not the first packet's delay.
     """
 
     def __init__(self, device_id: str, placement: str, protocol: str,
-                 calibration: CalibrationLike | None = None, decoder: Decoder | None = None):
+                 calibration: CalibrationLike | None = None, decoder: Decoder | None = None,
+                 warmup_s: float = 1.0):
         if decoder is None:
             from imu_hip import protocols
 
@@ -168,43 +171,44 @@ class DeviceStream:
         self.values: dict[str, float] = {}
         self._last_t = -math.inf
         self._last_device_t: float | None = None
+        self.warmup_s = float(warmup_s)
+        self._held: list[tuple[DecodedBlock, np.ndarray, bool]] = []
 
     def feed(self, data: bytes, received_at: float) -> list[Block]:
         out: list[Block] = []
         for decoded in self.decoder.feed(data, received_at):
             for item in self.orderer.push(decoded):
-                blk = self._to_block(item.block, item.gap_before, item.missing)
-                if blk is not None:
-                    out.append(blk)
+                self._take(item.block, item.gap_before, item.missing, out)
         return out
 
     def finish(self) -> list[Block]:
         out: list[Block] = []
         for item in self.orderer.flush():
-            blk = self._to_block(item.block, item.gap_before, item.missing)
-            if blk is not None:
-                out.append(blk)
+            self._take(item.block, item.gap_before, item.missing, out)
+        self._release(out)
         return out
 
-    def _to_block(self, b: DecodedBlock, gap: bool, missing: int | None) -> Block | None:
+    def _take(self, b: DecodedBlock, gap: bool, missing: int | None, out: list[Block]) -> None:
+        """Time one ordered packet; hold it while the clock fit warms up, else emit."""
         for name, arr in b.values.items():
             if len(arr):
                 self.values[name] = float(np.asarray(arr)[-1])
         n = len(b)
         if b.acc_mps2 is None or n == 0:
-            return None
+            return
         if self.has_gyro is None:
             self.has_gyro = b.gyr_rads is not None
             self.rate_hz = float(b.rate_hz)
         if self.has_gyro and b.gyr_rads is None:
             self.inconsistent += 1
-            return None
+            return
         if self.clock is None:
             timed = b.device_t_s is not None
             self.clock = ClockMapper(max_drift=1e-3 if timed else 0.05)
         if b.device_t_s is not None:
             x = np.asarray(b.device_t_s, dtype=np.float64)
             if self._new_epoch(x, b.received_at):
+                self._release(out)
                 self.clock.reset()
                 gap = True
         else:
@@ -214,11 +218,26 @@ class DeviceStream:
                                                  None if b.seq is None or missing is None
                                                  else missing)
             if counter_gap and (b.seq is None or missing is None):
+                self._release(out)
                 self.clock.reset()  # the count jumped by an estimate: start a new fit
             gap = gap or counter_gap
         self.clock.observe(float(x[-1]), b.received_at)
-        t = self.clock.map(x)
         self._last_device_t = float(x[-1])
+        self._held.append((b, x, gap))
+        if self.clock.span_s >= self.warmup_s:
+            self._release(out)
+
+    def _release(self, out: list[Block]) -> None:
+        """Map the held packets with the current clock fit and emit them as blocks."""
+        held, self._held = self._held, []
+        for b, x, gap in held:
+            blk = self._block(b, x, gap)
+            if blk is not None:
+                out.append(blk)
+
+    def _block(self, b: DecodedBlock, x: np.ndarray, gap: bool) -> Block | None:
+        assert self.clock is not None
+        t = self.clock.map(x)
         acc = np.asarray(b.acc_mps2, dtype=np.float64)
         gyr = np.asarray(b.gyr_rads, dtype=np.float64) if self.has_gyro else None
         if t[0] <= self._last_t:

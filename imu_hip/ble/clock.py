@@ -19,7 +19,10 @@ the points' lower convex hull that spans their mean ``x``. To keep it cheap and 
 * the hull is fitted over a sliding window of the last ``window_s`` (120 s) of bins, so slow
   changes of the drift (temperature) are followed;
 * until the window spans ``min_span_s`` (20 s) the drift is taken as 0 (offset only); the drift
-  is clipped to ``max_drift`` (1000 ppm for device clocks).
+  is clipped to ``max_drift`` (1000 ppm for device clocks);
+* between refits, a packet that arrives *earlier* than the current line allows (its last sample
+  would be mapped after its own receive time) lowers the line through it at once, so the mapping
+  stays causal even when the first second was all late packets.
 
 The mapping used for the samples must be causal and smooth: estimates change as new points
 arrive, but host times of emitted samples never jump backwards. The emitted mapping is therefore
@@ -126,6 +129,8 @@ class ClockMapper:
         self._fit: tuple[float, float] | None = None  # e = a + b * x
         self._seg: tuple[float, float, float] | None = None  # output: e = e0 + s * (x - x0)
         self._last_x = -math.inf
+        self._first_obs_x: float | None = None
+        self._last_obs_x = -math.inf
         self.observations = 0
 
     # -- estimation ---------------------------------------------------------------------------
@@ -139,6 +144,9 @@ class ClockMapper:
             self._base = y - x
         e = y - x - self._base
         self.observations += 1
+        if self._first_obs_x is None:
+            self._first_obs_x = x
+        self._last_obs_x = max(self._last_obs_x, x)
         k = math.floor(x / self.bin_s)
         if self._bin_k is None or k > self._bin_k:
             if self._bin_best is not None:
@@ -148,11 +156,15 @@ class ClockMapper:
         elif k == self._bin_k:
             if self._bin_best is None or e < self._bin_best[1]:
                 self._bin_best = (x, e)
-        else:
-            return  # a late packet of an earlier second: its bin is already fitted
+        # (a late packet of an earlier second does not change the closed bins, but it still
+        # bounds the line below)
         if self._fit is None or len(self._bins) == 0:
             # first second: offset only, from the lowest point so far
             self._set_target((self._bin_best[1], 0.0))
+        elif e < self._fit[0] + self._fit[1] * x:
+            # a packet received earlier than the estimate allows (causality): lower the line
+            # through it at once instead of waiting for its second to close
+            self._set_target((e - self._fit[1] * x, self._fit[1]))
 
     def _close_bin(self) -> None:
         assert self._bin_best is not None
@@ -192,6 +204,11 @@ class ClockMapper:
     # -- mapping ------------------------------------------------------------------------------
 
     @property
+    def span_s(self) -> float:
+        """Device time covered by the observations since the last reset (s)."""
+        return 0.0 if self._first_obs_x is None else self._last_obs_x - self._first_obs_x
+
+    @property
     def ready(self) -> bool:
         """True once at least one observation has been made."""
         return self._seg is not None
@@ -207,6 +224,15 @@ class ClockMapper:
         out = x + (self._base + e0) + s * (x - x0)
         self._last_x = max(self._last_x, float(x[-1]))
         return out
+
+    def map_one(self, device_t_s: float) -> float:
+        """:meth:`map` for one time (a plain float, no array)."""
+        if self._seg is None or self._base is None:
+            raise RuntimeError("ClockMapper.map called before any observation")
+        e0, s, x0 = self._seg
+        x = float(device_t_s)
+        self._last_x = max(self._last_x, x)
+        return x + (self._base + e0) + s * (x - x0)
 
     @property
     def offset_s(self) -> float:
@@ -233,7 +259,7 @@ class SampleCounter:
 
     ``times(n, received_at, missing_packets)`` returns the virtual device times of the next
     ``n`` samples. When the device's sequence numbers say packets were lost, their samples are
-    counted too (at the mean samples per packet so far). Without sequence numbers, a pause in
+    counted too (at the mean received samples per packet). Without sequence numbers, a pause in
     arrivals longer than the received samples account for (by ``gap_s``) is a gap: the counter
     jumps by the elapsed receive time and the caller should restart its :class:`ClockMapper`
     (``times`` returns ``gap=True``), since the jump is only as good as the delivery jitter.
@@ -243,6 +269,7 @@ class SampleCounter:
         self.rate_hz = float(rate_hz)
         self.gap_s = float(gap_s)
         self._count = 0
+        self._received = 0  # samples received (the count also includes estimated missing ones)
         self._packets = 0
         self._last_received: float | None = None
         self._since_anchor_s = 0.0  # sample time accumulated since the last received packet
@@ -259,7 +286,7 @@ class SampleCounter:
             if missing_packets > 0:
                 gap = True
                 if self._packets:
-                    self._count += round(missing_packets * self._count / self._packets)
+                    self._count += round(missing_packets * self._received / self._packets)
         elif self._last_received is not None:
             elapsed = received_at - self._last_received
             if elapsed - n / self.rate_hz > self.gap_s:
@@ -267,6 +294,7 @@ class SampleCounter:
                 gap = True
         t = (self._count + np.arange(n)) / self.rate_hz
         self._count += n
+        self._received += n
         self._packets += 1
         self._last_received = received_at
         return t, gap
