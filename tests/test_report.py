@@ -366,3 +366,20 @@ def test_walking_only_is_not_judged_by_running_thresholds():
     r.steps["gait"] = np.full(800, "walk")
     flags = {f.key: f for f in hip_flags(collect_run(r))}
     assert all(f.status == "not assessed" for f in flags.values())
+
+
+def test_binned_quantiles_match_numpy_per_bin():
+    from imu_hip.report.run import _binned
+
+    rng = np.random.default_rng(0)
+    t = rng.uniform(0, 100, 3000)
+    x = rng.normal(size=3000)
+    x[::17] = np.nan
+    edges = np.arange(0.0, 120.0, 7.0)  # the last bins are empty
+    med, lo, hi = _binned(t, x, edges)
+    for b in range(len(edges) - 1):
+        sel = (t >= edges[b]) & (t < edges[b + 1]) & np.isfinite(x)
+        if sel.any():
+            assert np.allclose([med[b], lo[b], hi[b]], np.percentile(x[sel], [50, 25, 75]))
+        else:
+            assert np.isnan(med[b]) and np.isnan(hi[b])

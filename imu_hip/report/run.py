@@ -48,20 +48,26 @@ def present_metrics(run: RunData) -> list[tuple[str, str]]:
 
 
 def _binned(t: np.ndarray, x: np.ndarray, edges: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Median, 25th and 75th percentile of ``x`` per bin of ``t`` (NaN for empty bins)."""
+    """Median, 25th and 75th percentile of ``x`` per bin of ``t`` (NaN for empty bins), with
+    numpy's default linear interpolation, computed for all bins at once."""
     k = np.searchsorted(edges, t, side="right") - 1
     nb = len(edges) - 1
-    med, lo, hi = (np.full(nb, np.nan) for _ in range(3))
     ok = np.isfinite(x) & (k >= 0) & (k < nb)
     k, x = k[ok], x[ok]
-    order = np.argsort(k, kind="stable")
-    k, x = k[order], x[order]
-    starts = np.searchsorted(k, np.arange(nb))
-    stops = np.searchsorted(k, np.arange(nb), side="right")
-    for b in np.flatnonzero(stops > starts):
-        v = x[starts[b] : stops[b]]
-        med[b], lo[b], hi[b] = np.percentile(v, [50, 25, 75])
-    return med, lo, hi
+    order = np.lexsort((x, k))
+    xs = x[order]
+    n = np.bincount(k, minlength=nb)
+    start = np.concatenate(([0], np.cumsum(n)[:-1]))
+    has = n > 0
+    out = []
+    for q in (0.5, 0.25, 0.75):
+        v = np.full(nb, np.nan)
+        pos = start[has] + q * (n[has] - 1)
+        lo = np.floor(pos).astype(int)
+        hi = np.minimum(lo + 1, start[has] + n[has] - 1)
+        v[has] = xs[lo] + (pos - lo) * (xs[hi] - xs[lo])
+        out.append(v)
+    return tuple(out)
 
 
 def over_run_chart(run: RunData, key: tuple[str, str]) -> str:
