@@ -383,3 +383,16 @@ def test_binned_quantiles_match_numpy_per_bin():
             assert np.allclose([med[b], lo[b], hi[b]], np.percentile(x[sel], [50, 25, 75]))
         else:
             assert np.isnan(med[b]) and np.isnan(hi[b])
+
+
+def test_one_placement_of_a_session_and_its_history_record(three_sensor_files):
+    from imu_hip.history import record_from_run
+
+    left = load_run(three_sensor_files[0], placement="left_foot")
+    assert list(left.groups) == ["shoes"] and set(left.groups["shoes"].side) == {"left"}
+    both = load_run(three_sensor_files[0])
+    record = record_from_run(both, "fp")
+    assert record.distance_m == pytest.approx(both.distance_m)
+    assert record.impact_load_bw == pytest.approx(np.nansum(both.groups["hip"].columns[
+        "vgrf_peak_bw"]))
+    assert "shoes.stride_length_m" in record.medians and "hip.pelvic_drop_deg" in record.medians
