@@ -72,6 +72,29 @@ def test_window_draws_curves_and_shows_the_true_cadence(qtbot, run_sim):
     assert "OFF TARGET" not in text  # no target before 2 minutes of running
 
 
+def test_window_on_a_live_simulated_session(qtbot):
+    """--sim: virtual BLE devices through the live Session, in the worker thread."""
+    from imu_hip.viewer.app import ViewerWindow
+    from imu_hip.viewer.sources import sim_source
+
+    hub = Hub()
+    feeder = sim_source(("sacrum", "left_foot"), speed=8.0, seed=1, chunk_s=20.0)(hub)
+    win = ViewerWindow(hub, FeedbackModel(hub.steps), feeder=feeder, refresh_hz=30)
+    qtbot.addWidget(win)
+    win.show()
+    feeder.start()
+    win.start()
+    qtbot.waitUntil(lambda: len(hub.rings) == 2 and all(
+        r.received > 2000 for r in hub.rings.values()), timeout=25_000)
+    qtbot.waitUntil(lambda: "streaming" in win.status_label.text(), timeout=5_000)
+    win.refresh()
+    assert coloured_pixels(win.raw_view) > 3000
+    assert not win.play_button.isVisible()  # no replay controls on a live session
+    assert "battery 87 %" in win.status_label.text()
+    win.close()
+    assert feeder.stopped.wait(10.0) and feeder.error is None
+
+
 def test_pelvic_drop_warning_appears_and_clears(qtbot):
     # drop 10 deg at the start of the run, falling 8 deg per minute to 2 deg
     p = RunnerParams(phases=(("stand", 6.0), ("run", 60.0)), pelvic_drop_deg=10.0,

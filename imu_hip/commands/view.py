@@ -27,11 +27,16 @@ def add_parser(sub) -> None:
     )
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("file", nargs="?", help="recording to replay (imu-hip CSV or MCAP)")
-    src.add_argument("--sim", action="store_true", help="a simulated runner (no hardware)")
-    src.add_argument("--device", action="append", metavar="ADDRESS",
-                     help="BLE device address or name (repeat for several devices)")
+    src.add_argument("--sim", nargs="?", const="sacrum,left_foot,right_foot", metavar="PLACEMENTS",
+                     help="simulated devices instead of Bluetooth: comma-separated placements "
+                     "(default: sacrum,left_foot,right_foot)")
+    src.add_argument("--device", action="append", metavar="NAME_OR_ADDRESS=PLACEMENT",
+                     help="a BLE device and where it is worn (sacrum, left_foot, right_foot); "
+                     "repeat for up to 3")
+    p.add_argument("--protocol", help="--device: protocol of devices that do not announce one")
     p.add_argument("--speed", type=replay_speed, default=1.0,
-                   help="replay speed, 1-16 (default 1; with --sim it fast-forwards the run)")
+                   help="replay speed, 1-16 (default 1); with --sim the simulated devices run "
+                   "this much faster than real time")
     p.add_argument("--window", type=positive_float, default=10.0, metavar="S",
                    help="raw-signal window in seconds (default 10, at most 60)")
     p.add_argument("--cadence-target", type=positive_float, metavar="SPM",
@@ -41,7 +46,7 @@ def add_parser(sub) -> None:
     p.add_argument("--screenshot", metavar="PATH", help="save a PNG of the window and exit")
     p.add_argument("--duration", type=positive_float, metavar="S",
                    help="run S seconds then exit (with --screenshot: then save it)")
-    p.add_argument("--seed", type=int, default=7, help="--sim: random seed of the runner")
+    p.add_argument("--seed", type=int, default=0, help="--sim: random seed of the runner")
     p.set_defaults(func=run)
 
 
@@ -52,6 +57,18 @@ def run(args: argparse.Namespace) -> int:
         raise ImuHipError("--screenshot needs --duration S (how long to run before saving)")
     if args.window > 60.0:
         raise ImuHipError(f"--window must be at most 60 s, got {args.window:g}")
+    sim_placements, devices = None, []
+    if args.sim is not None or args.device:
+        from imu_hip.commands.record import parse_device, parse_sim
+
+        if args.sim is not None:
+            sim_placements = parse_sim(args.sim)
+        else:
+            if len(args.device) > 3:
+                raise ImuHipError(f"at most 3 devices, got {len(args.device)}")
+            devices = [parse_device(d) for d in args.device]
+            if len({p for _, p in devices}) != len(devices):
+                raise ImuHipError("two devices have the same placement")
     recording = None
     if args.file:
         from imu_hip.io import read_recording
@@ -60,8 +77,7 @@ def run(args: argparse.Namespace) -> int:
     from imu_hip.viewer.qt import load_qt
 
     load_qt()  # one-line error naming the viewer extra if PyQt6/pyqtgraph are missing
-    from imu_hip.viewer import app
-    from imu_hip.viewer.sources import live_source
+    from imu_hip.viewer import app, sources
 
     common = dict(
         speed=args.speed,
@@ -73,6 +89,10 @@ def run(args: argparse.Namespace) -> int:
     )
     if recording is not None:
         return app.run_viewer(recording, title=f"imu-hip: {args.file}", **common)
-    source, live = live_source(sim=args.sim, devices=args.device, seed=args.seed)
-    title = "imu-hip: simulated runner" if args.sim else "imu-hip: " + ", ".join(args.device)
-    return app.run_viewer(source, live=live, title=title, **common)
+    if sim_placements is not None:
+        source = sources.sim_source(sim_placements, speed=args.speed, seed=args.seed)
+        title = "imu-hip: simulated runner"
+    else:
+        source = sources.device_source(devices, protocol=args.protocol)
+        title = "imu-hip: " + ", ".join(name for name, _ in devices)
+    return app.run_viewer(source, live=True, title=title, **common)

@@ -117,6 +117,10 @@ class ViewerWindow(QtWidgets.QMainWindow):
         outer.addLayout(self._controls())
         self.status_label = QtWidgets.QLabel("waiting for data")
         self.status_label.setTextFormat(QtCore.Qt.TextFormat.PlainText)  # device names untrusted
+        self.status_label.setWordWrap(True)
+        self.status_label.setSizePolicy(
+            QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Preferred
+        )
         outer.addWidget(self.status_label)
         split = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
         self.raw_view = pg.GraphicsLayoutWidget()
@@ -181,15 +185,17 @@ class ViewerWindow(QtWidgets.QMainWindow):
         self.window_box.setValue(self.window_s)
         self.window_box.valueChanged.connect(self.set_window_s)
         row.addWidget(self.window_box)
-        row.addWidget(QtWidgets.QLabel("cadence target (0 = baseline +7.5 %)"))
+        row.addWidget(QtWidgets.QLabel("cadence target"))
         self.cadence_box = QtWidgets.QDoubleSpinBox()
+        self.cadence_box.setToolTip("steps/min; 0 = the first 2 minutes of running +7.5 %")
+        self.cadence_box.setSpecialValueText("auto")
         self.cadence_box.setRange(0.0, 260.0)
         self.cadence_box.setValue(self.model.user_cadence_target or 0.0)
         self.cadence_box.valueChanged.connect(
             lambda v: self.model.set_cadence_target(v if v > 0 else None)
         )
         row.addWidget(self.cadence_box)
-        row.addWidget(QtWidgets.QLabel("drop limit deg"))
+        row.addWidget(QtWidgets.QLabel("pelvic-drop limit (deg)"))
         self.drop_box = QtWidgets.QDoubleSpinBox()
         self.drop_box.setRange(0.5, 30.0)
         self.drop_box.setSingleStep(0.5)
@@ -211,7 +217,6 @@ class ViewerWindow(QtWidgets.QMainWindow):
             p.setXRange(-self.window_s, 0.0, padding=0)
             p.enableAutoRange(x=False, y=False)
             p.setMouseEnabled(x=False, y=False)
-            p.showGrid(x=True, y=True, alpha=0.2)
             p.hideButtons()
             _cache_axes(p)
             curves = [FastCurve(pen=pg.mkPen(c, width=1)) for c in AXIS_COLOURS]
@@ -360,13 +365,14 @@ class ViewerWindow(QtWidgets.QMainWindow):
     def _draw_status(self) -> None:
         parts = []
         for st in self.hub.status.values():
-            bits = [terminal_safe(st.name, 40), st.state]
+            state = st.state + (f" ({st.detail})" if st.detail else "")
+            bits = [terminal_safe(st.name, 40), terminal_safe(state, 80)]
             if st.battery_pct is not None:
                 bits.append(f"battery {st.battery_pct:.0f} %")
             if math.isfinite(st.loss_pct):
                 bits.append(f"loss {st.loss_pct:.1f} %")
             if math.isfinite(st.clock_offset_s):
-                bits.append(f"offset {1000 * st.clock_offset_s:+.1f} ms")
+                bits.append(_offset_text(st))
             parts.append(" ".join(bits[:1]) + ": " + ", ".join(bits[1:]))
         if self.hub.recording_path:
             parts.append(f"REC {terminal_safe(self.hub.recording_path, 80)}")
@@ -453,6 +459,17 @@ class ViewerWindow(QtWidgets.QMainWindow):
         if self.feeder is not None:
             self.feeder.stop()
         super().closeEvent(event)
+
+
+def _offset_text(st) -> str:
+    """Clock offset (host minus device time). Devices that count from power-on have offsets of
+    years; then the change since the first reading is shown (that is what drifts)."""
+    if abs(st.clock_offset_s) < 100.0:
+        return f"clock offset {1000 * st.clock_offset_s:+.1f} ms"
+    if st.first_clock_offset_s is None:
+        st.first_clock_offset_s = st.clock_offset_s
+    change_ms = 1000 * (st.clock_offset_s - st.first_clock_offset_s)
+    return f"clock offset {change_ms:+.1f} ms since start"
 
 
 def _cache_axes(plot) -> None:

@@ -57,6 +57,7 @@ class DeviceStatus:
     loss_pct: float = float("nan")
     clock_offset_s: float = float("nan")
     detail: str = ""
+    first_clock_offset_s: float | None = None  # for showing the change of a large offset
 
 
 def sacral_stage_factory(info: SensorInfo):
@@ -453,30 +454,31 @@ class ReplayFeeder(Feeder):
 class SessionFeeder(Feeder):
     """A live session (:class:`imu_hip.session.Session`) feeding the hub from its asyncio loop.
 
-    ``make_session(on_block, on_steps)`` builds the session inside the worker thread (so all of
-    its asyncio objects belong to that loop). Blocks go through the hub's own stages unless the
-    session delivers steps itself (``on_steps`` called at least once): then the hub's analysis
-    is switched off to avoid counting every step twice.
+    ``make_session(on_block, on_steps)`` (a function or coroutine function) builds the session
+    inside the worker thread, so all of its asyncio objects belong to that loop. The session's
+    own sacral steps fill the step store; the hub runs stages for the other placements only.
+    Device status is copied into the hub every ``status_every_s``.
     """
 
-    def __init__(self, make_session: Callable[..., Any], hub: Hub, status_every_s: float = 0.5):
+    def __init__(self, make_session: Callable[..., Any], hub: Hub, status_every_s: float = 0.25):
         super().__init__(hub)
         self._make_session = make_session
         self.status_every_s = status_every_s
         self.session: Any = None
+        # the session measures the sacral steps itself: the hub analyses the other placements
+        hub.stage_factories = {k: v for k, v in hub.stage_factories.items() if k != "sacrum"}
 
     async def _main(self) -> None:
         def on_block(block: Block) -> None:
             self.hub.ingest(block)
 
         def on_steps(*args: Any) -> None:
-            steps = args[-1]
-            if self.hub.analyse:
-                self.hub.analyse = False
-                self.hub._stages.clear()
-            self.hub.add_steps(steps)
+            self.hub.add_steps(args[-1])  # (placement, steps)
 
-        self.session = self._make_session(on_block, on_steps)
+        session = self._make_session(on_block, on_steps)
+        if asyncio.iscoroutine(session):
+            session = await session
+        self.session = session
         run = asyncio.ensure_future(self.session.run())
         try:
             while not self._stop.is_set() and not run.done():
@@ -507,6 +509,7 @@ class SessionFeeder(Feeder):
             ds = self.hub.status.setdefault(sid, DeviceStatus(name))
             ds.name = name
             ds.state = str(get("state") or ds.state)
+            ds.detail = str(get("detail") or "")
             battery = get("battery_pct")
             ds.battery_pct = None if battery is None or not battery == battery else battery
             loss = get("loss_pct")

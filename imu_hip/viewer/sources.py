@@ -1,50 +1,89 @@
-"""Where the viewer's data comes from for ``--sim`` and ``--device`` (no Qt)."""
+"""Where the viewer's data comes from for ``--sim`` and ``--device`` (no Qt).
+
+Both are live :class:`imu_hip.session.Session` objects run by a
+:class:`~imu_hip.viewer.feed.SessionFeeder` in the worker thread: ``--sim`` over virtual devices
+(:mod:`imu_hip.ble.virtual`, the simulated runner sent as imu-hip frames), ``--device`` over BLE
+(:class:`imu_hip.ble.bleak_link.BleakLink`). The session computes the sacral steps itself; the
+viewer only adds stages for other placements (:data:`imu_hip.viewer.feed.STAGE_FACTORIES`).
+"""
 
 from __future__ import annotations
 
-import importlib.util
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from imu_hip.model import ImuHipError
+from imu_hip.viewer.feed import Hub, SessionFeeder
+
+SIM_PLACEMENTS = ("sacrum", "left_foot", "right_foot")
 
 
 def simulated_recording(minutes: float = 10.0, seed: int = 7):
-    """The demo runner (stand 20 s, walk 30 s, run with fatigue), sacrum and both shoes."""
+    """The demo runner (stand 20 s, walk 30 s, run with fatigue), sacrum and both shoes, as one
+    :class:`~imu_hip.model.Recording` (for replays, tests and benchmarks)."""
     from imu_hip.sim import demo_params, simulate
 
     return simulate(demo_params(minutes), seed=seed).recording
 
 
-def live_source(
-    sim: bool, devices: list[str] | None, seed: int = 7
-) -> tuple[Callable[..., Any], bool]:
-    """(source for :func:`imu_hip.viewer.app.run_viewer`, live flag) for ``--sim``/``--device``.
+class SessionSource:
+    """A feeder factory for :func:`imu_hip.viewer.app.run_viewer`: ``source(hub)`` returns a
+    :class:`SessionFeeder` whose session is built in the worker thread from ``make_specs()``
+    (a coroutine function returning the :class:`~imu_hip.session.DeviceSpec` list)."""
 
-    Without a live session module, ``--sim`` replays a simulated run as if it were live.
-    """
-    if sim:
-        if _has("imu_hip.session") and _has("imu_hip.ble.virtual"):
-            return _session_source_sim(seed), True
-        return (lambda: simulated_recording(seed=seed)), True
-    if not (_has("imu_hip.session") and _has("imu_hip.ble.bleak_link")):
-        raise ImuHipError(
-            "--device needs the live session (imu_hip.session, imu_hip.ble.bleak_link), "
-            "which this installation lacks"
-        )
-    return _session_source_devices(devices or []), True
+    is_feeder_factory = True
 
+    def __init__(self, make_specs: Callable[[], Awaitable[list[Any]]], metadata: dict[str, str]):
+        self._make_specs = make_specs
+        self.metadata = metadata
 
-def _has(module: str) -> bool:
-    try:
-        return importlib.util.find_spec(module) is not None
-    except ImportError:
-        return False
+    def __call__(self, hub: Hub) -> SessionFeeder:
+        return SessionFeeder(self._make_session, hub)
+
+    async def _make_session(self, on_block, on_steps):
+        from imu_hip.session import Session
+
+        specs = await self._make_specs()
+        return Session(specs, on_block=on_block, on_steps=on_steps, metadata=self.metadata)
 
 
-def _session_source_sim(seed: int):
-    raise NotImplementedError
+def sim_source(placements: tuple[str, ...] = SIM_PLACEMENTS, speed: float = 1.0,
+               seed: int = 0, chunk_s: float | None = None) -> SessionSource:
+    """Virtual devices wearing one simulated runner (endless, simulated in pieces of
+    ``chunk_s``, default that of :mod:`imu_hip.ble.virtual`), ``speed`` x real time."""
+
+    async def make_specs() -> list[Any]:
+        from imu_hip.ble.virtual import CHUNK_S, SimSource, VirtualLink
+        from imu_hip.session import DeviceSpec
+
+        source = SimSource(placements, duration_s=None, seed=seed, chunk_s=chunk_s or CHUNK_S)
+        links = [VirtualLink(pl, source, speed=speed, seed=seed * 7 + i + 1, sensor_id=i)
+                 for i, pl in enumerate(placements)]
+        return [DeviceSpec(link, link.placement, "imu-hip") for link in links]
+
+    return SessionSource(make_specs, {"command": "imu-hip view", "simulated": "true"})
 
 
-def _session_source_devices(devices: list[str]):
-    raise NotImplementedError
+def device_source(devices: list[tuple[str, str]], protocol: str | None = None) -> SessionSource:
+    """BLE devices given as (name or address, placement); each is found by a scan first."""
+
+    async def make_specs() -> list[Any]:
+        try:
+            from imu_hip.ble.bleak_link import BleakLink
+            from imu_hip.ble.scan import find_device
+        except ImportError as err:  # pragma: no cover - depends on the installation
+            raise ImuHipError(f"Bluetooth support is not available ({err}); try --sim") from None
+        from imu_hip.session import DeviceSpec
+        from imu_hip.text import terminal_safe
+
+        specs = []
+        for name, placement in devices:
+            found = await find_device(name)
+            proto = found.info.protocol or protocol
+            if not proto:
+                raise ImuHipError(f"{terminal_safe(name, 80)!r}: unknown protocol; give --protocol")
+            specs.append(DeviceSpec(BleakLink(found.device, proto, name=found.info.name),
+                                    placement, proto))
+        return specs
+
+    return SessionSource(make_specs, {"command": "imu-hip view", "simulated": "false"})
