@@ -281,3 +281,16 @@ def test_guided_calibration_over_a_live_session_writes_the_device():
     np.testing.assert_allclose(stored.acc_matrix, guide.result.acc_matrix, rtol=1e-6)
     assert np.isclose(np.linalg.norm(guide.result.correct_acc(errors.raw_acc([[0, 0, G]]))), G,
                       atol=0.02)
+
+
+def test_cli_refuses_a_stream_corrected_when_recorded(tmp_path, capsys):
+    from imu_hip.io.csv_file import write_csv
+
+    errors = C.random_sensor_errors(np.random.default_rng(5))
+    rec = C.simulate_pose_session(errors, poses=C.FACE_POSES, device_id="dev")
+    rec.metadata.update({f"calibration.{k}": v for k, v in
+                         C.Calibration.identity("dev").metadata().items()})
+    write_csv(rec, tmp_path / "corrected.csv")
+    assert main(["calibrate", "accel", "--from-file", str(tmp_path / "corrected.csv")]) == 2
+    assert "corrected when it was recorded" in capsys.readouterr().err
+    assert C.calibration_for("dev") is None

@@ -109,7 +109,7 @@ def run_accel(args: argparse.Namespace) -> int:
         if len(rec.sensors) != 1:
             raise ImuHipError(f"{args.from_file}: expected one sensor stream, found "
                               f"{len(rec.sensors)}")
-        sensor = rec.sensors[0]
+        sensor = _raw_stream(args.from_file, rec.sensors[0])
         try:
             cal = C.calibrate_from_recording(sensor, args.device_id, range_mps2)
         except C.CalibrationError as e:
@@ -119,6 +119,25 @@ def run_accel(args: argparse.Namespace) -> int:
     if args.sim:
         return _run_sim(args, poses, range_mps2)
     return _run_device(args, poses, range_mps2)
+
+
+def _raw_stream(path: str, sensor):
+    """``sensor`` as the device sent it: a stream corrected when it was recorded (live session)
+    is decoded again from the recording's raw bytes, without any correction."""
+    from imu_hip import calibration as C
+
+    if C.applied_calibration(sensor.metadata) is None and C.TRACKING_KEY not in sensor.metadata:
+        return sensor
+    try:
+        from imu_hip.session import redecode
+
+        for s in redecode(path).sensors:
+            if s.sensor_id == sensor.sensor_id:
+                return s
+    except (ImportError, ImuHipError):
+        pass
+    raise ImuHipError(f"{path}: this stream was corrected when it was recorded and its raw "
+                      "bytes cannot be decoded again; calibrate from an uncorrected recording")
 
 
 def _show_event(ev) -> None:
