@@ -226,6 +226,31 @@ def test_replay_feeds_the_same_pipeline_and_reaches_the_end(short_sim):
     assert feeder.stopped.is_set() and feeder.error is None
 
 
+def test_shoe_sensors_fill_the_foot_panels():
+    from imu_hip.sim import RunnerParams, simulate
+
+    p = RunnerParams(phases=(("stand", 4.0), ("run", 14.0)), foot_strike="rear")
+    sim = simulate(p, seed=4)
+    hub = Hub()
+    feeder = ReplayFeeder(sim.recording, hub, speed=500.0)
+    feeder.start()
+    assert feeder.finished.wait(60.0)
+    feeder.stop()
+    model = FeedbackModel(hub.steps)
+    model.update()
+    strike = model.states["foot_strike_angle_deg"]
+    assert strike.available and model.states["pronation_excursion_deg"].available
+    assert set(strike.rolling) == {"left", "right"}
+    # rear-foot runner: ~15 deg toe up at contact in the simulator's truth
+    truth = np.nanmedian(sim.truth["foot_strike_angle_deg"][sim.truth["gait"] == "run"])
+    assert abs(strike.median - truth) < 5.0
+    # the shoes' own contact times and impacts stay out of the sacral panels
+    _, cols = hub.steps.snapshot()
+    shoe_rows = np.isfinite(cols["foot_strike_angle_deg"])
+    assert np.isnan(cols["impact_peak_g"][shoe_rows]).all()
+    assert np.isfinite(cols["impact_peak_g"][~shoe_rows]).any()
+
+
 def test_pause_holds_the_position(short_sim):
     hub = Hub()
     feeder = ReplayFeeder(short_sim.recording, hub, speed=2.0, paused=True)

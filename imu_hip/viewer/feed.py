@@ -67,9 +67,42 @@ def sacral_stage_factory(info: SensorInfo):
     return SacralStage(info.rate_hz, info.has_gyro, frame_s=2.0)
 
 
+#: Columns of a shoe stride that the viewer shows (the shoe's own contact time, impact... are
+#: not mixed into the sacral panels).
+FOOT_COLUMNS = ("t_ic_s", "side", "gait", "foot_strike_angle_deg", "pronation_excursion_deg")
+
+
+class FootPanelsStage:
+    """The shoe pipeline (:class:`imu_hip.foot_pipeline.FootStage`, 4 s frames for a short
+    delay) reduced to the columns of the shoe panels (:data:`FOOT_COLUMNS`)."""
+
+    def __init__(self, info: SensorInfo):
+        from imu_hip.foot_pipeline import FootStage
+
+        self.stage = FootStage(info.rate_hz, info.placement, frame_s=4.0)
+
+    def push(self, block: Block) -> dict[str, np.ndarray]:
+        return _foot_columns(self.stage.push(block))
+
+    def finish(self) -> dict[str, np.ndarray]:
+        return _foot_columns(self.stage.finish())
+
+
+def _foot_columns(strides) -> dict[str, np.ndarray]:
+    return {k: strides[k] for k in FOOT_COLUMNS} if len(strides) else {}
+
+
+def _foot_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("imu_hip.foot_pipeline") is not None
+
+
 #: placement -> factory of a pipeline stage (an object with push(block) -> steps, finish()).
-#: Shoe stages add one entry here; their steps (with foot columns) fill the shoe panels.
+#: The steps (any mapping of columns) go into the step store; the panels show what they carry.
 STAGE_FACTORIES: dict[str, Callable[[SensorInfo], Any]] = {"sacrum": sacral_stage_factory}
+if _foot_available():
+    STAGE_FACTORIES.update(left_foot=FootPanelsStage, right_foot=FootPanelsStage)
 
 
 @dataclass
