@@ -707,9 +707,10 @@ def _matrix(params: np.ndarray, full: bool) -> np.ndarray:
     return m
 
 
-def _residuals(params: np.ndarray, means: np.ndarray, full: bool) -> np.ndarray:
+def _residuals(params: np.ndarray, means: np.ndarray, full: bool, gravity: float = G
+               ) -> np.ndarray:
     v = (means - params[:3]) @ _matrix(params, full).T
-    return np.linalg.norm(v, axis=1) - G
+    return np.linalg.norm(v, axis=1) - gravity
 
 
 def coverage(directions: np.ndarray) -> tuple[list[str], list[str]]:
@@ -730,10 +731,14 @@ def fit_accelerometer(
     *,
     model: str = "",
     method: str = "static poses",
+    gravity_mps2: float = G,
 ) -> Calibration:
     """Accelerometer bias and symmetric scale/misalignment matrix from static poses (least
     squares on the gravity magnitude, :func:`scipy.optimize.least_squares`), plus the gyroscope
     bias as the mean angular rate over the poses.
+
+    ``gravity_mps2``: local gravity (default standard gravity; it differs by up to ±0.3 % between
+    the equator and the poles, and whatever is assumed here goes into the scale).
 
     Raises :class:`CalibrationError` with guidance when the poses cannot give a trustworthy
     calibration: saturated poses, fewer than six distinct poses, an axis never pointing up or
@@ -762,9 +767,9 @@ def fit_accelerometer(
     means = np.array([p.acc_mean_mps2 for p in poses])
     n_par = 9 if full else 6
     x0 = np.zeros(n_par)
-    sol = least_squares(_residuals, x0, args=(means, full), method="lm" if len(poses) >= n_par
-                        else "trf", xtol=1e-14, ftol=1e-14, gtol=1e-14)
-    res = _residuals(sol.x, means, full)
+    sol = least_squares(_residuals, x0, args=(means, full, gravity_mps2), method="lm",
+                        xtol=1e-14, ftol=1e-14, gtol=1e-14)
+    res = _residuals(sol.x, means, full, gravity_mps2)
     bias = sol.x[:3]
     mat = _matrix(sol.x, full)
     rms = float(np.sqrt(np.mean(res**2)))
@@ -1033,6 +1038,10 @@ class AccelCalibrationGuide:
             self._reset_hold()
             return out
         if not spec.matches(u):
+            if self.accepted and float(u @ self.accepted[-1].direction) > math.cos(
+                    math.radians(POSE_MERGE_DEG)):
+                self._reset_hold()  # not moved yet from the pose just taken: no complaint
+                return out
             msg = (f"the sensor lies {describe_direction(u)}, but this pose is {spec.name}: "
                    f"{spec.instruction}")
             if msg != self._last_complaint:

@@ -353,3 +353,27 @@ def test_live_calibration_applies_the_stored_one_then_tracks():
     # A recording made with no stored calibration still gets one when analysed later.
     assert C.applied_calibration({"calibration.applied": "none (no stored calibration)",
                                   C.TRACKING_KEY: "live"}) is None
+
+
+def test_local_gravity_goes_into_the_scale():
+    errors = C.random_sensor_errors(np.random.default_rng(12))
+    rec = C.simulate_pose_session(errors)
+    poses, _ = C.find_static_poses(rec)
+    std = C.fit_accelerometer(poses)
+    local = C.fit_accelerometer(poses, gravity_mps2=9.78)
+    np.testing.assert_allclose(local.acc_matrix, std.acc_matrix * 9.78 / G, atol=1e-6)
+    np.testing.assert_allclose(local.acc_bias_mps2, std.acc_bias_mps2, atol=1e-6)
+
+
+def test_simulated_turn_reads_the_true_angular_rate():
+    """The pose simulator's gyroscope agrees with how gravity turns in the sensor frame
+    (d up / dt = -ω × up), so the guide's movement checks see a physical sensor."""
+    errors = C.SensorErrors(np.zeros(3), np.eye(3), np.zeros(3), 0.0, 0.0)
+    sim = C.PoseSimulator(errors, rate_hz=1000.0)
+    b = sim.move_to([1.0, 1.0, 0.0], 2.0)
+    up = b.acc_mps2 / G
+    dt = 1e-3
+    d_up = np.gradient(up, dt, axis=0)
+    pred = -np.cross(b.gyr_rads, up)
+    assert np.abs(d_up[5:-5] - pred[5:-5]).max() < 1e-3
+    np.testing.assert_allclose(up[-1], [math.sqrt(0.5), math.sqrt(0.5), 0.0], atol=1e-9)
