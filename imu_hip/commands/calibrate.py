@@ -101,6 +101,14 @@ def run_accel(args: argparse.Namespace) -> int:
     from imu_hip import calibration as C
 
     poses = C.FACE_POSES if args.quick else C.DEFAULT_POSES
+    if args.out:
+        from pathlib import Path
+
+        from imu_hip.pipeline import check_output_dir
+
+        if Path(args.out).is_dir():
+            raise ImuHipError(f"{args.out}: is a folder; --out takes the calibration file's path")
+        check_output_dir(Path(args.out).parent)  # fail before the procedure, not after it
     range_mps2 = None if args.range_g is None else args.range_g * C.G
     if args.from_file:
         from imu_hip.io import read_recording
