@@ -18,12 +18,17 @@ What is estimated
   of ``|a|`` below 0.15 m/s² and of ``|ω|`` below 0.02 rad/s over 0.5 s windows, for at least
   2 s without interruption). In a calibration session it is the mean over the poses; in a
   recording it is tracked over the session (before, during and after a run) and interpolated
-  linearly in time between still periods (held constant before the first and after the last).
+  linearly in time between still periods (held constant before the first and after the last);
+  live, :class:`GyroBiasTracker` does it causally (the estimate of the still periods so far).
   The gyroscope scale would need a rate table and is not estimated.
 - **Mounting** (per session, :func:`estimate_mounting`): the sensor-to-body rotation (gravity
   plus the first running strides for forward, :mod:`imu_hip.dsp.alignment`) and the
   standing-neutral pelvis angles, the zero for tilt and obliquity. The analysis
   (:mod:`imu_hip.pipeline`) does the same itself on every recording.
+
+Poses with movement, saturation, too few poses or poor coverage, and poses that disagree with
+the others are refused with a :class:`CalibrationError` that says what to repeat or add; the
+guided procedure (:class:`AccelCalibrationGuide`) is a pure state machine fed with blocks.
 
 Uncertainty: the covariance of the parameters is ``σ² (JᵀJ)⁻¹`` (``J`` the Jacobian of the
 residuals at the solution), with ``σ`` the larger of the residual standard deviation (when there
