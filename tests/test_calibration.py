@@ -377,3 +377,24 @@ def test_simulated_turn_reads_the_true_angular_rate():
     pred = -np.cross(b.gyr_rads, up)
     assert np.abs(d_up[5:-5] - pred[5:-5]).max() < 1e-3
     np.testing.assert_allclose(up[-1], [math.sqrt(0.5), math.sqrt(0.5), 0.0], atol=1e-9)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(0, 2**32 - 1), st.sampled_from(["missing", "shaken", "saturated"]),
+       st.integers(0, 5))
+def test_bad_sessions_give_guidance_not_a_calibration(seed, kind, k):
+    errors = C.random_sensor_errors(np.random.default_rng(seed))
+    spec = C.FACE_POSES[k]
+    poses = [p for i, p in enumerate(C.FACE_POSES) if kind != "missing" or i != k]
+    rng_limit = 0.9 * G if kind == "saturated" else None
+    rec = C.simulate_pose_session(errors, poses, hold_s=5.0, seed=seed, range_mps2=rng_limit,
+                                  shake_in=[k] if kind == "shaken" else [])
+    with pytest.raises(C.CalibrationError) as e:
+        C.calibrate_from_recording(rec, range_mps2=rng_limit)
+    msg = str(e.value)
+    if kind == "saturated":
+        assert "saturated" in msg and "range" in msg
+    else:
+        assert spec.name in msg and "at least six" in msg
+    if kind == "shaken":
+        assert "moved" in msg
