@@ -63,14 +63,16 @@ class Faults:
 class SimSource:
     """The simulated runner shared by the virtual devices of one session.
 
-    ``duration_s``: total length (None: endless, simulated in pieces of ``chunk_s``; the first
-    piece starts with ``stand_s`` of standing so the sacral alignment finds a neutral). Pieces
-    are independent runs (seed + piece number) joined end to end.
+    ``duration_s``: total length (None: endless). The run is simulated in pieces as it is needed
+    (a first piece of ``first_chunk_s``, then ``chunk_s`` each, in a worker thread, the next
+    one prefetched); the first piece starts with ``stand_s`` of standing so the sacral alignment
+    finds a neutral. Pieces are independent runs (seed + piece number) joined end to end.
     """
 
     def __init__(self, placements: tuple[str, ...] = ("sacrum", "left_foot", "right_foot"),
                  duration_s: float | None = None, seed: int = 0, params=None,
-                 stand_s: float = 5.0, chunk_s: float = CHUNK_S, rate_hz: float = 400.0):
+                 stand_s: float = 5.0, chunk_s: float = CHUNK_S, rate_hz: float = 400.0,
+                 first_chunk_s: float = 30.0):
         from imu_hip.sim import SENSOR_IDS
 
         for p in placements:
@@ -83,6 +85,7 @@ class SimSource:
         self.params = params
         self.stand_s = stand_s
         self.chunk_s = chunk_s
+        self.first_chunk_s = min(first_chunk_s, chunk_s)
         self.rate_hz = float(rate_hz if params is None else params.rate_hz)
         self._chunks: dict[int, dict[str, tuple[np.ndarray, np.ndarray]]] = {}
         self._tasks: dict[int, asyncio.Future] = {}
@@ -93,10 +96,15 @@ class SimSource:
         return math.inf if self.duration_s is None else math.floor(self.duration_s
                                                                    * self.rate_hz + 1e-9)
 
+    def _start(self, j: int) -> float:
+        """Start (s) of piece ``j``: a short first piece (streaming starts quickly), then
+        ``chunk_s`` each."""
+        return 0.0 if j == 0 else self.first_chunk_s + (j - 1) * self.chunk_s
+
     def _phases(self, j: int) -> tuple[tuple[str, float], ...]:
         total = self.duration_s if self.duration_s is not None else math.inf
-        start = j * self.chunk_s
-        length = min(self.chunk_s, total - start)
+        start = self._start(j)
+        length = min(self.first_chunk_s if j == 0 else self.chunk_s, total - start)
         if j == 0 and self.stand_s > 0 and length > self.stand_s:
             return (("stand", self.stand_s), ("run", length - self.stand_s))
         return (("run", length),)
@@ -113,14 +121,15 @@ class SimSource:
 
     async def chunk(self, j: int) -> dict[str, tuple[np.ndarray, np.ndarray]] | None:
         """Piece ``j`` (None past the end); simulated in a worker thread, next one prefetched."""
-        if j * self.chunk_s >= (self.duration_s if self.duration_s is not None else math.inf):
+        end = self.duration_s if self.duration_s is not None else math.inf
+        if self._start(j) >= end:
             return None
         if j not in self._chunks:
             if j not in self._tasks:
                 self._tasks[j] = asyncio.ensure_future(asyncio.to_thread(self._simulate, j))
             self._chunks[j] = await self._tasks[j]
             nxt = j + 1
-            if (nxt * self.chunk_s < (self.duration_s or math.inf) and nxt not in self._tasks):
+            if self._start(nxt) < end and nxt not in self._tasks:
                 self._tasks[nxt] = asyncio.ensure_future(asyncio.to_thread(self._simulate, nxt))
             for old in [k for k in self._chunks if k < j - 1]:
                 del self._chunks[old]
