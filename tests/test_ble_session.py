@@ -8,8 +8,10 @@ record every notification that arrived (bytes and receive time) and mark the gap
 from __future__ import annotations
 
 import asyncio
+import random
 
 import numpy as np
+import pytest
 from bumble_bleak.backend import BumbleWorld
 from bumble_bleak.devices import imu_hip_device
 from bumble_bleak.peripherals import Faults
@@ -94,3 +96,35 @@ def test_session_over_bleak_link_records_every_arrived_packet_and_marks_gaps(tmp
     (hip2,) = again.sensors
     assert np.array_equal(np.asarray(hip2.t_s), t)
     assert np.array_equal(np.asarray(hip2.acc_mps2), np.asarray(hip.acc_mps2))
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_random_faults_are_counted_exactly(seed):
+    """Disjoint random drops, duplicates, swaps and corruptions: the session's counts match."""
+    rng = random.Random(seed)
+    ks = rng.sample(range(2, 40, 2), 12)  # even frames: no two faults on neighbours
+    faults = Faults(drop=set(ks[0:3]), duplicate=set(ks[3:6]), reorder=set(ks[6:9]),
+                    corrupt=set(ks[9:12]))
+
+    async def main():
+        async with BumbleWorld() as world:
+            dev = await imu_hip_device(world, "F0:00:00:00:00:01", faults=faults)
+            link = BleakLink("F0:00:00:00:00:01", "imu-hip",
+                             backends=BleakBackends(world.client_backend, world.scanner_backend),
+                             connect_timeout_s=2.0, scan_timeout_s=1.0)
+            session = Session([DeviceSpec(link, "sacrum", "imu-hip", device_id="hip")])
+            task = asyncio.create_task(session.run())
+            async with asyncio.timeout(15):
+                while dev.next_k < 46:
+                    await asyncio.sleep(0.05)
+            await session.stop()
+            await task
+            return session.status()["hip"]
+
+    status = asyncio.run(main())
+    assert status.state == "stopped"
+    assert status.duplicates == 3
+    assert status.malformed == 3
+    assert status.lost_packets == 6  # dropped + corrupted
+    assert status.gaps == 6  # every hole is isolated (faults on even frames only)
+    assert status.late == 0

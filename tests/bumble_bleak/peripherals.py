@@ -301,8 +301,9 @@ class EmulatedPeripheral:
             return []
         out = [(k, payload)] * (2 if k in f.duplicate else 1)
         if k in f.reorder:
+            released = [] if self._held is None else [self._held]
             self._held = (k, payload)
-            return []
+            return released
         if self._held is not None:
             out.append(self._held)
             self._held = None
