@@ -193,7 +193,13 @@ class BleakLink(Link):
 
     # -- the connection loop --------------------------------------------------------------------
 
-    async def _run(self, on_notification: NotificationHandler, on_state: StateHandler) -> None:
+    async def _run(self, on_notification: NotificationHandler, state_handler: StateHandler) -> None:
+        def on_state(state: str, detail: str) -> None:
+            try:
+                state_handler(state, detail)
+            except Exception:  # a faulty consumer must not take the link down
+                _LOG.exception("%s: state handler failed", self.info.address)
+
         failures = 0
         detail = ""
         first = True
