@@ -405,6 +405,23 @@ class GyroBiasTrack:
         return np.stack([np.interp(t, self.t_s, self.bias_rads[:, i]) for i in range(3)], axis=1)
 
 
+def tilt_rate_rads(acc_start: np.ndarray, acc_end: np.ndarray, duration_s: float) -> np.ndarray:
+    """Mean true angular rate (3,) rad/s, sensor frame, about the axes perpendicular to gravity,
+    from how the measured gravity direction turned between two mean readings ``duration_s``
+    apart. A quiet person still leans a little; the gyroscope sees that real rotation, the
+    accelerometer sees the tilt it causes (a world-fixed vector seen from the sensor obeys
+    ``du/dt = -ω × u``), so it is subtracted before a mean rate is taken as bias. Rotation about
+    gravity (heading) is invisible here."""
+    u0 = np.asarray(acc_start, dtype=np.float64)
+    u1 = np.asarray(acc_end, dtype=np.float64)
+    u0, u1 = u0 / np.linalg.norm(u0), u1 / np.linalg.norm(u1)
+    c = np.cross(u0, u1)
+    sn = float(np.linalg.norm(c))
+    if sn == 0.0 or not duration_s > 0:
+        return np.zeros(3)
+    return -c / sn * math.atan2(sn, float(u0 @ u1)) / duration_s
+
+
 def track_gyro_bias(
     t_s: np.ndarray,
     acc_mps2: np.ndarray,
@@ -413,7 +430,9 @@ def track_gyro_bias(
     min_still_s: float = 2.0,
 ) -> GyroBiasTrack:
     """Gyroscope bias from every still period of at least ``min_still_s`` (see the module
-    docstring). The first and last 0.25 s of each period are left out (the sensor settling)."""
+    docstring): the mean rate minus the real rotation shown by the tilt of gravity over the
+    period (:func:`tilt_rate_rads`, from 0.5 s means at both ends). The first and last 0.25 s of
+    each period are left out (the sensor settling)."""
     acc = np.asarray(acc_mps2, dtype=np.float64)
     gyr = np.asarray(gyr_rads, dtype=np.float64)
     # Stillness is judged on every k-th sample (~100 Hz): white noise has the same standard
@@ -430,8 +449,11 @@ def track_gyro_bias(
             continue
         g = gyr[s2:e2]
         n = e2 - s2
-        rows.append((0.5 * (t[s2] + t[e2 - 1]), g.mean(axis=0), g.std(axis=0) / math.sqrt(n),
-                     float(t[e - 1] - t[s])))
+        w = max(1, min(int(round(0.5 * rate_hz)), n // 3))
+        true_rate = tilt_rate_rads(acc[s2:s2 + w].mean(axis=0), acc[e2 - w:e2].mean(axis=0),
+                                   (n - w) / rate_hz)
+        rows.append((0.5 * (t[s2] + t[e2 - 1]), g.mean(axis=0) - true_rate,
+                     g.std(axis=0) / math.sqrt(n), float(t[e - 1] - t[s])))
     if not rows:
         z = np.zeros((0, 3))
         return GyroBiasTrack(np.zeros(0), z, z.copy(), np.zeros(0))
@@ -450,7 +472,8 @@ class GyroBiasTracker:
     Stillness is judged on tumbling windows of ``window_s`` counted in samples (std of ``|a|``
     below ``ACC_STD_MAX_MPS2`` and of ``|ω|`` below ``GYR_STD_MAX_RADS``, the thresholds of
     :mod:`imu_hip.dsp.still`). Once a still run lasts ``min_still_s``, the estimate is the mean
-    rate over the run (its first window left out), updated at every further still window and
+    rate over the run (its first window left out) minus the real rotation shown by the tilt of
+    gravity since the run began (:func:`tilt_rate_rads`), updated at every further still window and
     kept when movement starts. Every sample is corrected with the estimate as of the last
     complete window before it, so the output does not depend on how the stream is cut into
     blocks. ``bias_rads`` is the current estimate (zeros before the first still period);
@@ -511,11 +534,15 @@ class GyroBiasTracker:
             return  # settling
         self._run_sum = self._run_sum + g.sum(axis=0)
         self._run_n += len(g)
+        if self._run_windows == 2:
+            self._run_a0 = a.mean(axis=0)
         if self._run_windows * self._w >= self.min_still_s * (self._rate or 1.0):
             if not self._counted:
                 self._counted = True
                 self.periods += 1
-            self.bias_rads = self._run_sum / self._run_n
+            true_rate = tilt_rate_rads(self._run_a0, a.mean(axis=0),
+                                       (self._run_n - len(g)) / (self._rate or 1.0))
+            self.bias_rads = self._run_sum / self._run_n - true_rate
 
 
 class LiveCalibration:
