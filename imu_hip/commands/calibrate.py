@@ -292,8 +292,15 @@ def _run_device(args, poses, range_mps2) -> int:
                                         range_mps2=range_mps2,
                                         method=f"guided static poses ({len(poses)})")
         _print(f"connecting to {terminal_safe(args.device)} ...")
-        back = await guide_over_link(link, args.protocol, device_id, guide, _show_event,
-                                     args.write_device)
+        try:
+            back = await guide_over_link(link, args.protocol, device_id, guide, _show_event,
+                                         args.write_device)
+        except ImuHipError as e:
+            if guide.result is None:
+                raise
+            _store(guide.result, args.out)
+            raise ImuHipError(f"calibration saved, but writing it to the device failed: {e}"
+                              ) from None
         if guide.result is None:
             why = guide.error or "the device stopped before the procedure finished"
             raise ImuHipError(f"calibration failed: {why}")
