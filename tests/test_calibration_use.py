@@ -294,3 +294,46 @@ def test_cli_refuses_a_stream_corrected_when_recorded(tmp_path, capsys):
     assert main(["calibrate", "accel", "--from-file", str(tmp_path / "corrected.csv")]) == 2
     assert "corrected when it was recorded" in capsys.readouterr().err
     assert C.calibration_for("dev") is None
+
+
+class ScheduledPoseDevice(PoseDevice):
+    """An imu-hip device turned through the default poses on a fixed schedule (the user does not
+    wait for the prompts), then left lying still."""
+
+    def __init__(self, errors: C.SensorErrors):
+        super().__init__(None, errors)  # type: ignore[arg-type]
+        self.rec = C.simulate_pose_session(errors, C.DEFAULT_POSES, hold_s=4.0, seed=7,
+                                           range_mps2=None)
+
+    async def run(self, on_notification, on_state):
+        self._notify = on_notification
+        on_state("streaming", "")
+        frames = proto.encode_stream(self.rec.acc_mps2, self.rec.gyr_rads, rate_hz=100.0)
+        n = proto.max_samples()
+        k = 0
+        while not self._stop.is_set() and k < len(frames):
+            on_notification(proto.DATA_UUID, frames[k], 1000.0 + (k + 1) * n / 100.0)
+            k += 1
+            if k % 20 == 0:
+                await asyncio.sleep(0)
+        on_state("stopped", "")
+
+
+def test_cli_device_guides_saves_and_writes(monkeypatch, capsys):
+    import imu_hip.commands.calibrate as cmd
+
+    errors = C.random_sensor_errors(np.random.default_rng(8))
+    dev = ScheduledPoseDevice(errors)
+
+    async def fake_find(name, protocol):
+        return dev
+
+    monkeypatch.setattr(cmd, "_find_link", fake_find)
+    assert main(["calibrate", "accel", "--device", "imu-hip-fake", "--hold-s", "2",
+                 "--write-device"]) == 0
+    out = capsys.readouterr().out
+    assert "pose 12 of 12" in out and "written to the device and read back" in out
+    cal = C.calibration_for("AA:BB:CC:DD:EE:FF")
+    assert cal is not None and np.abs(cal.acc_bias_mps2 - errors.acc_bias_mps2).max() < 0.01
+    stored = proto.unpack_calibration(dev.state.calibration)
+    np.testing.assert_allclose(stored.acc_bias_mps2, cal.acc_bias_mps2, rtol=1e-6)
