@@ -58,19 +58,20 @@ class Producer(threading.Thread):
             pos[k] = j
         self.ready.set()
         wall0 = time.perf_counter()
+        rec0 = t0 + self.prefill_s
         while not self.stop_flag.is_set():
-            now_rec = t0 + self.prefill_s + (time.perf_counter() - wall0)
-            pushed = False
+            now_rec = rec0 + (time.perf_counter() - wall0)
             for k, s in enumerate(sensors):
                 while pos[k] + self.block <= len(s) and s.t_s[pos[k] + self.block - 1] <= now_rec:
                     self.hub.ingest(s.block(pos[k], pos[k] + self.block))
                     self.arrivals.append(time.perf_counter())
                     pos[k] += self.block
-                    pushed = True
-            if all(p + self.block > len(s) for p, s in zip(pos, sensors, strict=True)):
+            due = [s.t_s[p + self.block - 1] for p, s in zip(pos, sensors, strict=True)
+                   if p + self.block <= len(s)]
+            if not due:
                 return
-            if not pushed:
-                time.sleep(0.001)
+            # a block "arrives" when its last sample has been taken: sleep until the next one
+            time.sleep(max(0.0, min(due) - rec0 - (time.perf_counter() - wall0)))
 
 
 def measure(rate_hz: float, seconds: float, block: int, pipeline: bool) -> dict:

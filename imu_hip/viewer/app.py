@@ -2,9 +2,10 @@
 
 One QTimer in the GUI thread (``refresh_hz``, default 30) does all drawing: per sensor it copies
 the visible window out of the ring buffer, decimates it to ~2 points per pixel column
-(:func:`~imu_hip.viewer.decimate.minmax_decimate`) and calls ``setData`` once per curve; the
-per-step panels are redrawn from :class:`~imu_hip.viewer.targets.FeedbackModel`. Nothing is
-drawn per sample or per packet; the worker thread never touches a widget.
+(:class:`~imu_hip.viewer.decimate.Decimator`, each complete bin reduced once) and calls
+``setData`` once per curve; the per-step panels are redrawn from
+:class:`~imu_hip.viewer.targets.FeedbackModel` when steps arrive. Nothing is drawn per sample or
+per packet; the worker thread never touches a widget.
 
 Keys: Space play/pause (replay), P freeze/unfreeze the display (recording and analysis go on),
 M marker, R record start/stop, Left/Right seek -/+10 s, +/- replay speed.
@@ -19,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from imu_hip.text import terminal_safe
-from imu_hip.viewer.decimate import minmax_decimate
+from imu_hip.viewer.decimate import Decimator
 from imu_hip.viewer.feed import Hub, ReplayFeeder
 from imu_hip.viewer.qt import load_qt
 from imu_hip.viewer.targets import SIDES, FeedbackModel
@@ -93,6 +94,7 @@ class ViewerWindow(QtWidgets.QMainWindow):
         self.window_s = float(window_s)
         self.record_dir = Path(record_dir)
         self.display_paused = False
+        self.bins_per_pixel = 1.0  # one min/max pair per pixel column: two points per pixel
         self.frames = 0
         self.last_drawn_arrival_s = math.nan  # perf_counter stamp of the newest sample drawn
         self._raw: dict[str, dict] = {}
@@ -223,7 +225,7 @@ class ViewerWindow(QtWidgets.QMainWindow):
             for c in curves:
                 p.addItem(c)
             plots.append((p, curves))
-        self._raw[sid] = {"plots": plots}
+        self._raw[sid] = {"plots": plots, "decimate": Decimator()}
 
     def _add_panel(self, spec) -> None:
         row = len(self._panels)
@@ -285,8 +287,8 @@ class ViewerWindow(QtWidgets.QMainWindow):
                         c.set_curve(np.zeros(0), np.zeros(0))
                 continue
             plot0 = entry["plots"][0][0]
-            n_bins = max(64, int(plot0.getViewBox().width()))
-            x, y = minmax_decimate(w.t_s, w.values, n_bins, w.first_index)
+            n_bins = max(64, int(plot0.getViewBox().width() * self.bins_per_pixel))
+            x, y = entry["decimate"](w.t_s, w.values, n_bins, w.first_index)
             x = x - now
             for k, (plot, curves) in enumerate(entry["plots"]):
                 part = y[3 * k : 3 * k + 3]

@@ -49,14 +49,7 @@ def minmax_decimate(
         (np.repeat(vt[:, :1], head, axis=1), vt, np.repeat(vt[:, -1:], tail, axis=1)), axis=1
     )
     nb = v.shape[1] // k
-    v = v.reshape(c, nb, k)
-    i_min = np.argmin(v, axis=2)  # (c, nb); NaN wins both argmin and argmax
-    i_max = np.argmax(v, axis=2)
-    first = np.minimum(i_min, i_max)[..., None]
-    second = np.maximum(i_min, i_max)[..., None]
-    y = np.empty((c, nb, 2), dtype=values.dtype)
-    y[..., 0] = np.take_along_axis(v, first, axis=2)[..., 0]
-    y[..., 1] = np.take_along_axis(v, second, axis=2)[..., 0]
+    y = _reduce_bins(v, k)
     # bin b covers window rows b*k - head .. (b+1)*k - head - 1 (clipped to the window)
     starts = np.maximum(np.arange(nb) * k - head, 0)
     ends = np.minimum(np.arange(1, nb + 1) * k - head, n) - 1
@@ -64,3 +57,91 @@ def minmax_decimate(
     x[:, 0] = t_s[starts]
     x[:, 1] = t_s[ends]
     return x.reshape(-1), y.reshape(c, 2 * nb)
+
+
+def _reduce_bins(v: np.ndarray, k: int) -> np.ndarray:
+    """(channels, nb * k) -> (channels, nb, 2): per bin of k, min and max in time order."""
+    c = v.shape[0]
+    v = v.reshape(c, -1, k)
+    i_min = np.argmin(v, axis=2)  # NaN wins both argmin and argmax
+    i_max = np.argmax(v, axis=2)
+    lo = np.take_along_axis(v, i_min[..., None], axis=2)[..., 0]
+    hi = np.take_along_axis(v, i_max[..., None], axis=2)[..., 0]
+    min_first = i_min <= i_max
+    y = np.empty(v.shape[:2] + (2,), dtype=v.dtype)
+    y[..., 0] = np.where(min_first, lo, hi)
+    y[..., 1] = np.where(min_first, hi, lo)
+    return y
+
+
+class Decimator:
+    """:func:`minmax_decimate` for a scrolling window: each complete bin is reduced once.
+
+    Bins are fixed to the running sample index, so a bin that is complete never changes; calls
+    with the next window only reduce the bins completed since the last call (and the partial
+    bin at the newest end). A change of bin size or channel count, or a running index that went
+    back (the buffer was cleared), starts over. The result equals :func:`minmax_decimate` on
+    the same window except that the oldest bin may include samples just before the window
+    start (drawn outside the visible range).
+    """
+
+    def __init__(self) -> None:
+        self._k = 0
+        self._b0 = 0  # running bin number of cache row 0
+        self._x = np.zeros((0, 2))
+        self._y = np.zeros((0, 0, 2))
+
+    def __call__(
+        self, t_s: np.ndarray, values: np.ndarray, n_bins: int, first_index: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        values = np.asarray(values)
+        if values.ndim == 1:
+            values = values[:, None]
+        n, c = values.shape
+        k = bin_size(n, n_bins)
+        if k <= 2 or n == 0:
+            self._k = 0
+            return np.asarray(t_s, dtype=np.float64), np.ascontiguousarray(values.T)
+        first_bin = first_index // k
+        full_end = (first_index + n) // k  # bins before this one are complete
+        cached_end = self._b0 + self._x.shape[0]
+        if k != self._k or self._y.shape[0] != c or first_bin < self._b0 or full_end < cached_end:
+            self._k, self._b0 = k, first_bin
+            self._x, self._y = np.zeros((0, 2)), np.zeros((c, 0, 2), dtype=values.dtype)
+            cached_end = first_bin
+        # forget bins that scrolled out
+        drop = min(first_bin - self._b0, self._x.shape[0])
+        if drop > 0:
+            self._x, self._y = self._x[drop:], self._y[:, drop:]
+            self._b0 += drop
+            cached_end = max(cached_end, self._b0)
+        if self._x.shape[0] == 0:
+            self._b0 = cached_end = max(cached_end, first_bin)
+        if full_end > cached_end:
+            x_new, y_new = self._bins(t_s, values, first_index, cached_end, full_end, k)
+            self._x = np.concatenate((self._x, x_new))
+            self._y = np.concatenate((self._y, y_new), axis=1)
+        x, y = self._x, self._y
+        if (first_index + n) % k:  # the newest bin, still filling
+            x_t, y_t = self._bins(t_s, values, first_index, full_end, full_end + 1, k)
+            x = np.concatenate((x, x_t))
+            y = np.concatenate((y, y_t), axis=1)
+        return x.reshape(-1), y.reshape(c, -1)
+
+    @staticmethod
+    def _bins(t_s, values, first_index: int, b_start: int, b_end: int, k: int):
+        """Reduce running bins b_start..b_end-1 from the window rows (clipped to the window;
+        a clipped bin is padded with its edge sample)."""
+        n = values.shape[0]
+        r0, r1 = b_start * k - first_index, b_end * k - first_index
+        head, tail = max(0, -r0), max(0, r1 - n)
+        vt = values[max(r0, 0) : min(r1, n)].T
+        v = np.concatenate(
+            (np.repeat(vt[:, :1], head, axis=1), vt, np.repeat(vt[:, -1:], tail, axis=1)), axis=1
+        )
+        y = _reduce_bins(v, k)
+        nb = b_end - b_start
+        starts = np.clip(np.arange(nb) * k + r0, 0, n - 1)
+        ends = np.clip(np.arange(1, nb + 1) * k + r0 - 1, 0, n - 1)
+        x = np.column_stack((t_s[starts], t_s[ends]))
+        return x, y
