@@ -288,11 +288,20 @@ class FootResult:
 def analyze_feet(sensors: list[SensorRecording], source: str = "",
                  gyro_range_rads: float | None = None) -> FootResult:
     """Analyse one or two shoe streams; with two, flight times and step time/cadence too."""
-    tables, infos = [], []
-    for s in sensors:
-        t, info = analyze_foot_sensor(s, gyro_range_rads=gyro_range_rads, source=source)
-        tables.append(t)
-        infos.append(info)
+    def one(s: SensorRecording) -> tuple[StrideTable, dict[str, Any]]:
+        return analyze_foot_sensor(s, gyro_range_rads=gyro_range_rads, source=source)
+
+    if len(sensors) > 1 and len(sensors[0]) > 100_000:
+        # The shoes are independent and numpy releases the GIL in its array loops: two
+        # threads use both cores of a small machine (results are the same either way).
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=min(len(sensors), 2)) as pool:
+            done = list(pool.map(one, sensors))
+    else:
+        done = [one(s) for s in sensors]
+    tables = [t for t, _ in done]
+    infos = [i for _, i in done]
     strides = flight_times(StrideTable.concat(tables).sorted())
     summary = fm.summarize_strides(strides)
     summary = {"source": source, "sensor_ids": [i["sensor_id"] for i in infos],

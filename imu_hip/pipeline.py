@@ -525,8 +525,9 @@ def analyze(
             if not recording.sensors:
                 validate_recording(recording, name)  # says why (e.g. cut off before any data)
             sensor = _choose_sensor(recording, placement)
-            validate_recording(Recording([sensor], recording.metadata), name)
             shoes = [s for s in recording.sensors if s.placement in ("left_foot", "right_foot")]
+            for s in [sensor] if sensor is not None else shoes:
+                validate_recording(Recording([s], recording.metadata), name)
         elif isinstance(source, str | Path):
             recording = read_recording(source, placement=placement)
             sensor = _choose_sensor(recording, placement)
@@ -537,6 +538,10 @@ def analyze(
         else:
             sensor = source
             shoes = []
+        if sensor is None:  # shoes only, no placement asked for: both shoes together
+            from imu_hip.foot_pipeline import analyze_foot_result
+
+            return analyze_foot_result(shoes, source=name)
         if sensor.placement in ("left_foot", "right_foot"):
             from imu_hip.foot_pipeline import analyze_foot_result
 
@@ -558,10 +563,15 @@ def analyze(
         raise InputError(name, str(e)) from None
 
 
-def _choose_sensor(recording: Recording, placement: str | None) -> SensorRecording:
-    """The stream at ``placement``; with None, the only stream or else the sacral one."""
+def _choose_sensor(recording: Recording, placement: str | None) -> SensorRecording | None:
+    """The stream at ``placement``; with None, the only stream or else the sacral one (None
+    when there is no sacral stream but shoes: they are analysed together)."""
     if placement is None and len(recording.sensors) == 1:
         return recording.sensors[0]
+    if placement is None and recording.sensors and all(
+        s.placement in ("left_foot", "right_foot") for s in recording.sensors
+    ):
+        return None
     return recording.sensor(placement or "sacrum")
 
 

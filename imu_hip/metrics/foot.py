@@ -40,16 +40,20 @@ def strike_class(angle_deg: np.ndarray) -> np.ndarray:
 
 
 def relative_rotations(rot: np.ndarray, ref: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    """``rot[ref]^T rot[idx]`` (k, 3, 3): orientation at ``idx`` seen from the sensor frame at
-    ``ref`` (both world-from-sensor rotations)."""
-    return np.einsum("kji,kjl->kil", rot[ref], rot[idx])
+    """Quaternions (k, 4): orientation at ``idx`` seen from the sensor frame at ``ref`` (both
+    world-from-sensor unit quaternions, :func:`imu_hip.gait.foot.orientations`)."""
+    from imu_hip.gait.foot import qconj, qmul
+
+    return qmul(qconj(rot[ref]), rot[idx])
 
 
 def strike_angle_deg(rot: np.ndarray, frame: np.ndarray, ic: np.ndarray,
                      ms: np.ndarray) -> np.ndarray:
     """Sagittal foot angle at contact ``ic`` relative to foot flat at ``ms`` (deg, toe up +)."""
+    from imu_hip.gait.foot import qrot
+
     q = relative_rotations(rot, ms, ic)
-    x_now = q @ frame[:, 0]
+    x_now = qrot(q, np.broadcast_to(frame[:, 0], (q.shape[0], 3)))
     return np.degrees(np.arcsin(np.clip(x_now @ frame[:, 2], -1.0, 1.0)))
 
 
@@ -58,6 +62,8 @@ def pronation(rot: np.ndarray, gyr: np.ndarray, frame: np.ndarray, ic: np.ndarra
     """Eversion excursion (deg) and peak eversion velocity (deg/s) over each stance
     ``ic[k]..to[k]`` relative to foot flat at ``ms[k]``. ``side_sign``: +1 left foot, -1 right.
     NaN where the stance is not known."""
+    from imu_hip.gait.foot import qrot
+
     k = ic.size
     exc = np.full(k, np.nan)
     vel = np.full(k, np.nan)
@@ -70,9 +76,10 @@ def pronation(rot: np.ndarray, gyr: np.ndarray, frame: np.ndarray, ic: np.ndarra
     starts = np.cumsum(lengths) - lengths
     idx = np.repeat(ic[kk], lengths) + np.arange(int(lengths.sum())) - np.repeat(starts, lengths)
     q = relative_rotations(rot, ms[kk][owner], idx)
-    y_now = q @ frame[:, 1]
-    z_now = q @ frame[:, 2]
-    roll = np.arctan2(y_now @ frame[:, 2], z_now @ frame[:, 2])
+    # the flat foot's up axis seen from the foot now: its left/up components give the roll
+    up_now = qrot(q * np.array([1.0, -1.0, -1.0, -1.0]),
+                  np.broadcast_to(frame[:, 2], (q.shape[0], 3)))
+    roll = np.arctan2(up_now @ frame[:, 1], up_now @ frame[:, 2])
     ev = np.degrees(side_sign * roll)
     ev_rate = np.degrees(side_sign * (gyr[idx] @ frame[:, 0]))
     exc[kk] = np.maximum.reduceat(ev, starts) - ev[starts]
