@@ -20,7 +20,7 @@ import pytest
 from imu_hip import calibration as C
 from imu_hip.ble.link import DeviceInfo, Link
 from imu_hip.cli import main
-from imu_hip.model import G, Recording, SensorRecording
+from imu_hip.model import G, ImuHipError, Recording, SensorRecording
 from imu_hip.pipeline import analyze, analyze_sensor
 from imu_hip.protocols import imu_hip_protocol as proto
 from imu_hip.sim import RunnerParams, simulate
@@ -193,7 +193,7 @@ class FakeDevice(Link):
 
     async def read(self, uuid):
         if not self.readable:
-            raise C.ImuHipError("not readable")
+            raise ImuHipError("not readable")
         assert uuid == proto.RESPONSE_UUID
         return self.last
 
@@ -219,9 +219,9 @@ def test_write_and_read_back_a_calibration(readable):
 
 def test_device_refusal_and_bad_read_back_are_errors():
     cal = _runs()[3]
-    with pytest.raises(C.ImuHipError, match="refused"):
+    with pytest.raises(ImuHipError, match="refused"):
         _exchange(FakeDevice(refuse=True), cal)
-    with pytest.raises(C.ImuHipError, match="differs"):
+    with pytest.raises(ImuHipError, match="differs"):
         _exchange(FakeDevice(corrupt=True), cal)
 
 

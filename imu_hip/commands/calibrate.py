@@ -12,7 +12,7 @@ import re
 import sys
 
 from imu_hip.cli import positive_float
-from imu_hip.model import ImuHipError
+from imu_hip.model import G, ImuHipError
 
 ORDER = 40
 
@@ -109,7 +109,7 @@ def run_accel(args: argparse.Namespace) -> int:
         if Path(args.out).is_dir():
             raise ImuHipError(f"{args.out}: is a folder; --out takes the calibration file's path")
         check_output_dir(Path(args.out).parent)  # fail before the procedure, not after it
-    range_mps2 = None if args.range_g is None else args.range_g * C.G
+    range_mps2 = None if args.range_g is None else args.range_g * G
     if args.from_file:
         from imu_hip.io import read_recording
 
