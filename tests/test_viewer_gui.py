@@ -151,6 +151,25 @@ def test_cli_screenshot_of_a_replayed_file(qtbot, tmp_path, run_sim):
     assert img.width() > 800 and img.height() > 500
 
 
+def test_a_drawing_error_is_shown_not_fatal(qtbot, monkeypatch, run_sim):
+    win, hub, feeder = open_window(qtbot, run_sim.recording, speed=4.0)
+    qtbot.waitUntil(lambda: win.frames > 0, timeout=10_000)
+
+    def broken(now):
+        raise ValueError("boom")
+
+    monkeypatch.setattr(win, "_draw_raw", broken)
+    win.refresh()
+    win.refresh()
+    assert hub.errors.count("display error: ValueError: boom") == 1
+    monkeypatch.undo()
+    frames = win.frames
+    win.refresh()
+    assert win.frames == frames + 1
+    win._draw_status()
+    assert "display error" in win.status_label.text()
+
+
 def test_bad_arguments_are_one_line_errors(capsys, tmp_path):
     from imu_hip.cli import main
 

@@ -263,7 +263,21 @@ class ViewerWindow(QtWidgets.QMainWindow):
         self.timer.start()
 
     def refresh(self) -> None:
-        """One frame: new sensors and panels, raw curves, per-step panels, status."""
+        """One frame: new sensors and panels, raw curves, per-step panels, status.
+
+        An exception here would abort the process (PyQt6 ends on an exception in a slot), so
+        it is shown in the status line and printed once, and the next frame tries again."""
+        try:
+            self._refresh()
+        except Exception as e:  # noqa: BLE001 - see the docstring
+            text = f"display error: {type(e).__name__}: {e}"
+            if not self.hub.errors or self.hub.errors[-1] != text:
+                import traceback
+
+                traceback.print_exc()
+                self.hub.errors.append(text)
+
+    def _refresh(self) -> None:
         for sid in list(self.hub.sensors):
             if sid not in self._raw:
                 self._add_sensor_plots(sid)
@@ -366,7 +380,7 @@ class ViewerWindow(QtWidgets.QMainWindow):
 
     def _draw_status(self) -> None:
         parts = []
-        for st in self.hub.status.values():
+        for st in list(self.hub.status.values()):  # the worker may add devices meanwhile
             state = st.state + (f" ({st.detail})" if st.detail else "")
             bits = [terminal_safe(st.name, 40), terminal_safe(state, 80)]
             if st.battery_pct is not None:
