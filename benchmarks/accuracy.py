@@ -934,7 +934,17 @@ def main(argv: list[str] | None = None) -> int:
             body.append([label, f"{known} of {found}", str(ok),
                          f"{100.0 * ok / max(known, 1):.1f} %"])
         print(md_table(["evidence", "named (of found)", "correct", "correct %"], body))
+    _shoe_benchmark(root, args.no_sim)
     return 0
+
+
+def _shoe_benchmark(root: Path, no_sim: bool) -> None:
+    """Issue 5: the shoe-IMU tables (benchmarks/accuracy_shoe.py)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import accuracy_shoe
+
+    print()
+    accuracy_shoe.main(["--datasets", str(root), *(["--no-sim"] if no_sim else [])])
 
 
 if __name__ == "__main__":
