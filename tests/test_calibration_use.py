@@ -337,3 +337,39 @@ def test_cli_device_guides_saves_and_writes(monkeypatch, capsys):
     assert cal is not None and np.abs(cal.acc_bias_mps2 - errors.acc_bias_mps2).max() < 0.01
     stored = proto.unpack_calibration(dev.state.calibration)
     np.testing.assert_allclose(stored.acc_bias_mps2, cal.acc_bias_mps2, rtol=1e-6)
+
+
+def test_live_session_applies_the_stored_calibration_and_the_recording_says_so(tmp_path):
+    """A stored calibration is applied live (session_calibration_for), the recording keeps the
+    raw bytes and states the calibration, redecoding repeats it exactly, and analysing the
+    recording does not apply it again."""
+    from imu_hip.ble.virtual import virtual_devices
+    from imu_hip.io.mcap_file import read_mcap
+    from imu_hip.session import DeviceSpec, Session, redecode
+
+    params = RunnerParams(phases=(("stand", 5.0), ("run", 15.0)), rate_hz=400.0,
+                          gyr_bias_rads=(0.02, -0.01, 0.015))
+    links = virtual_devices(("sacrum",), duration_s=20.0, speed=float("inf"), seed=3,
+                            params=params)
+    device_id = links[0].info.address
+    cal = C.Calibration(device_id, [0.1, -0.2, 0.3], np.diag([1.01, 0.99, 1.02]), np.zeros(3),
+                        method="test")
+    C.save_calibration(cal)
+    path = tmp_path / "run.mcap"
+    session = Session([DeviceSpec(links[0], "sacrum", "imu-hip")], record_to=path,
+                      calibration_for=C.session_calibration_for)
+    asyncio.run(session.run())
+    recorded = read_mcap(path).sensors[0]
+    assert recorded.metadata.get(C.APPLIED_KEY) == cal.label()
+    assert C.TRACKING_KEY in recorded.metadata
+    raw = redecode(path).sensors[0]
+    np.testing.assert_allclose(recorded.acc_mps2, cal.correct_acc(raw.acc_mps2), atol=1e-12)
+    # The gyro bias of the standing phase is tracked live and removed once known (> 2.5 s).
+    late_stand = (recorded.t_s - recorded.t_s[0] > 3.0) & (recorded.t_s - recorded.t_s[0] < 4.5)
+    assert np.abs(recorded.gyr_rads[late_stand].mean(axis=0)).max() < 2e-3
+    assert np.abs(raw.gyr_rads[late_stand].mean(axis=0)).max() > 1e-2
+    again = redecode(path, calibration_for=C.session_calibration_for).sensors[0]
+    np.testing.assert_array_equal(again.acc_mps2, recorded.acc_mps2)
+    np.testing.assert_array_equal(again.gyr_rads, recorded.gyr_rads)
+    result = analyze(path)
+    assert "applied when recorded" in result.summary["calibration"]["applied"]
