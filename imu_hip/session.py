@@ -167,6 +167,7 @@ class DeviceStream:
         self.has_gyro: bool | None = None
         self.samples = 0
         self.inconsistent = 0
+        self.unmerged_gyro = 0  #: angular-rate samples sent apart from acceleration (ignored)
         self.non_monotonic = 0
         self.values: dict[str, float] = {}
         self._last_t = -math.inf
@@ -177,9 +178,22 @@ class DeviceStream:
     def feed(self, data: bytes, received_at: float) -> list[Block]:
         out: list[Block] = []
         for decoded in self.decoder.feed(data, received_at):
+            if decoded.acc_mps2 is None:
+                # other channels (battery, footpod speed ...) or a separate angular-rate stream
+                # (Polar PMD sends it apart from acceleration; merging is not done yet): keep
+                # the latest values, never let them take part in ordering the samples
+                self._note_values(decoded)
+                if decoded.gyr_rads is not None:
+                    self.unmerged_gyro += len(decoded)
+                continue
             for item in self.orderer.push(decoded):
                 self._take(item.block, item.gap_before, item.missing, out)
         return out
+
+    def _note_values(self, b: DecodedBlock) -> None:
+        for name, arr in b.values.items():
+            if len(arr):
+                self.values[name] = float(np.asarray(arr)[-1])
 
     def finish(self) -> list[Block]:
         out: list[Block] = []
@@ -190,9 +204,7 @@ class DeviceStream:
 
     def _take(self, b: DecodedBlock, gap: bool, missing: int | None, out: list[Block]) -> None:
         """Time one ordered packet; hold it while the clock fit warms up, else emit."""
-        for name, arr in b.values.items():
-            if len(arr):
-                self.values[name] = float(np.asarray(arr)[-1])
+        self._note_values(b)
         n = len(b)
         if b.acc_mps2 is None or n == 0:
             return
