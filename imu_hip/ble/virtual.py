@@ -66,7 +66,8 @@ class SimSource:
     ``duration_s``: total length (None: endless). The run is simulated in pieces as it is needed
     (a first piece of ``first_chunk_s``, then ``chunk_s`` each, in a worker thread, the next
     one prefetched); the first piece starts with ``stand_s`` of standing so the sacral alignment
-    finds a neutral. Pieces are independent runs (seed + piece number) joined end to end.
+    finds a neutral. Pieces are independent runs (seed + piece number) joined end to end, with
+    the sensors mounted as in the first piece.
     """
 
     def __init__(self, placements: tuple[str, ...] = ("sacrum", "left_foot", "right_foot"),
@@ -89,7 +90,7 @@ class SimSource:
         self.rate_hz = float(rate_hz if params is None else params.rate_hz)
         self._chunks: dict[int, dict[str, tuple[np.ndarray, np.ndarray]]] = {}
         self._tasks: dict[int, asyncio.Future] = {}
-        self._chunk_n: list[int] = []  # samples per piece, known once simulated
+        self._mounting: dict[str, np.ndarray] | None = None  # from piece 0, kept for the rest
 
     @property
     def total_samples(self) -> float:
@@ -116,8 +117,12 @@ class SimSource:
 
         base = self.params if self.params is not None else RunnerParams()
         p = replace(base, phases=self._phases(j))
-        rec = simulate(p, seed=self.seed + j, placements=self.placements).recording
-        return {s.placement: (s.acc_mps2, s.gyr_rads) for s in rec.sensors}
+        if j > 0 and self._mounting is not None:
+            p = replace(p, mounting=self._mounting)  # the sensors stay where they were worn
+        sim = simulate(p, seed=self.seed + j, placements=self.placements)
+        if j == 0:
+            self._mounting = {pl: sim.mounting[pl] for pl in self.placements}
+        return {s.placement: (s.acc_mps2, s.gyr_rads) for s in sim.recording.sensors}
 
     async def chunk(self, j: int) -> dict[str, tuple[np.ndarray, np.ndarray]] | None:
         """Piece ``j`` (None past the end); simulated in a worker thread, next one prefetched."""
