@@ -238,7 +238,8 @@ def analyze_foot_sensor(sensor: SensorRecording, block_size: int = 1 << 16,
         raise InputError(name, f"placement {sensor.placement!r} is not a shoe "
                          "(expected left_foot or right_foot)")
     if not sensor.has_gyro:
-        raise InputError(name, "a shoe sensor needs a gyroscope (angular rate) for strides")
+        raise InputError(name, f"the {sensor.placement} stream has no angular rate: a shoe "
+                         "sensor needs a gyroscope for strides, foot strike and pronation")
     stage = FootStage(sensor.rate_hz, sensor.placement, frame_s=300.0,
                       gyro_range_rads=gyro_range_rads)
     parts = [stage.push(b) for b in sensor.blocks(block_size)]

@@ -200,3 +200,23 @@ def test_shoes_give_sacral_steps_side_and_offset():
     i, j = match_events(steps["t_ic_s"], sim.truth["t_ic_s"], 0.05)
     assert np.mean(steps["side"][i] == sim.truth["side"][j]) > 0.97
     assert np.isnan(estimate_offset_s(np.arange(3.0), np.arange(3.0)))
+
+
+def test_analyze_session_with_hip_and_shoes():
+    sim = simulate(RunnerParams(phases=(("stand", 4.0), ("run", 16.0))), seed=8)
+    res = analyze(sim.recording)
+    assert res.strides is not None and len(res.strides) > 30
+    assert set(res.strides["side"]) == {"left", "right"}
+    assert np.isfinite(res.strides["flight_time_s"]).sum() > 20
+    shoes = res.summary["shoes"]
+    assert abs(shoes["time_offset_s"]) < 0.015  # same clock: only the hip detector's bias
+    assert shoes["sacral_steps_matched_pct"] > 90
+    i, j = match_events(res.steps["t_ic_s"], sim.truth["t_ic_s"], 0.05)
+    assert i.size > 0.9 * len(res.steps)
+    assert np.mean(res.steps["side"][i] == sim.truth["side"][j]) > 0.97
+    # with the shoes' timing the hip's contact times follow the force plate closely
+    assert np.median(np.abs(res.steps["t_ic_s"][i] - sim.truth["t_ic_s"][j])) < 0.01
+    only_shoes = analyze(type(sim.recording)(
+        [sim.recording.sensor("left_foot"), sim.recording.sensor("right_foot")]))
+    assert len(only_shoes.strides) == len(res.strides)
+    assert "metrics" in only_shoes.summary and "cadence_spm" in only_shoes.summary["metrics"]
