@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import math
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -95,10 +94,15 @@ class StrideTable:
             }
 
     def to_csv(self, path: str | Path) -> None:
-        """Write the table as CSV with a header; empty cells for NaN."""
+        """Write the table as CSV with a header; empty cells for NaN; floats as the shortest
+        text that reads back to the same value (host times may be Unix epoch seconds)."""
+        cols = []
+        for name, col in self.columns.items():
+            if name in STRIDE_TEXT_COLUMNS:
+                cols.append(col.tolist())
+            else:
+                cols.append(["" if v != v else repr(v) for v in col.tolist()])
         with open(path, "w", newline="", encoding="utf-8") as f:
             w = csv.writer(f)
             w.writerow(STRIDE_COLUMNS)
-            for row in self.rows():
-                w.writerow(["" if isinstance(v, float) and math.isnan(v) else
-                            (repr(v) if isinstance(v, float) else v) for v in row.values()])
+            w.writerows(zip(*cols, strict=True))
