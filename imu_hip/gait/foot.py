@@ -339,12 +339,20 @@ def qrot(q: np.ndarray, v: np.ndarray) -> np.ndarray:
 
 
 def qexp(rv: np.ndarray) -> np.ndarray:
-    """Unit quaternions (..., 4) of rotation vectors (..., 3) (rad), exact for any angle."""
-    th = np.sqrt(np.sum(rv * rv, axis=-1, keepdims=True))
+    """Unit quaternions (..., 4) of rotation vectors (..., 3) (rad), exact for any angle.
+
+    For per-sample increments (all angles < 0.5 rad) cos(t/2) and sin(t/2)/t come from their
+    Taylor series in t² (truncation error < 4e-10 there, ~1e-16 at typical 0.01 rad), which
+    needs no square root or trigonometry."""
+    t2 = np.sum(rv * rv, axis=-1, keepdims=True)
+    if t2.size and float(np.max(t2)) < 0.25:
+        h2 = 0.25 * t2
+        c = 1.0 - h2 / 2.0 * (1.0 - h2 / 12.0 * (1.0 - h2 / 30.0))
+        k = 0.5 * (1.0 - h2 / 6.0 * (1.0 - h2 / 20.0 * (1.0 - h2 / 42.0)))
+        return np.concatenate((c, k * rv), axis=-1)
+    th = np.sqrt(t2)
     half = 0.5 * th
-    # sin(th/2)/th, with its series near 0 (error < th^6/322560)
-    k = np.where(th > 1e-4, np.sin(half) / np.where(th > 0, th, 1.0),
-                 0.5 - th * th / 48.0)
+    k = np.where(th > 1e-4, np.sin(half) / np.where(th > 0, th, 1.0), 0.5 - t2 / 48.0)
     return np.concatenate((np.cos(half), k * rv), axis=-1)
 
 
@@ -615,9 +623,8 @@ def detect_strides(
         end = swings[nxt_sw[has]]
         ok = (end - ms1[li]) / fs <= 0.5 * MAX_STRIDE_S
         to_next[li[ok]] = _seg_argmax(pitch_rate, ms1[li[ok]], end[ok])
-    cidx, cown, _ = _ranges(ms0, ms1 + 1)
-    clipped = np.zeros(ms0.size, bool)
-    np.logical_or.at(clipped, cown, clip[cidx])
+    cidx, _, cstart = _ranges(ms0, ms1 + 1)
+    clipped = np.maximum.reduceat(clip[cidx], cstart) if cidx.size else np.zeros(0, bool)
     return (
         FootStrides(ms0, ms1, to, ic, to_next, disp_s, up_s, clipped, frame, ms),
         rot,
