@@ -407,8 +407,28 @@ def with_shoes(result, shoes: list[SensorRecording], source: str = ""):
         summary["shoes"] = {"error": str(e)}
         return AnalysisResult(result.steps, summary, result.alignment)
     steps, info = attach_shoes(result.steps, feet.strides)
+    strides = feet.strides
+    if len({str(x) for x in strides["side"]}) == 1 and np.isfinite(info["time_offset_s"]):
+        strides = flight_from_steps(strides, steps, info["time_offset_s"])
+        feet.summary.update(fm.summarize_strides(strides))
     keep = {k: v for k, v in result.summary.items() if k not in ("metrics", "unavailable")}
     summary = summarize(steps, unavailable=result.summary.get("unavailable"), info=keep)
     summary["shoes"] = {**feet.summary, "time_offset_s": info["time_offset_s"],
                         "sacral_steps_matched_pct": info["matched_pct"]}
-    return AnalysisResult(steps, summary, result.alignment, strides=feet.strides)
+    return AnalysisResult(steps, summary, result.alignment, strides=strides)
+
+
+def flight_from_steps(strides: StrideTable, steps, offset_s: float) -> StrideTable:
+    """One shoe with the sacrum: ``flight_time_s`` from this foot's toe-off to the next sacral
+    initial contact (the other foot's; sacral times shifted into the shoe's clock by
+    ``offset_s``, as estimated by :func:`attach_shoes`)."""
+    if len(strides) == 0 or len(steps) == 0:
+        return strides
+    t_next = np.sort(np.asarray(steps["t_ic_s"], float) - offset_s)
+    cols = dict(strides.columns)
+    j = np.searchsorted(t_next, cols["t_ic_s"] + 0.02)  # not this foot's own contact
+    ok = (j < t_next.size) & np.isfinite(cols["t_to_s"])
+    nxt = np.where(ok, t_next[np.minimum(j, t_next.size - 1)], np.nan)
+    ok &= nxt - cols["t_ic_s"] < 0.75 * cols["stride_time_s"]
+    cols["flight_time_s"] = np.where(ok, nxt - cols["t_to_s"], np.nan)
+    return StrideTable(cols)

@@ -220,3 +220,15 @@ def test_analyze_session_with_hip_and_shoes():
         [sim.recording.sensor("left_foot"), sim.recording.sensor("right_foot")]))
     assert len(only_shoes.strides) == len(res.strides)
     assert "metrics" in only_shoes.summary and "cadence_spm" in only_shoes.summary["metrics"]
+
+
+def test_one_shoe_with_sacrum_gives_flight_time():
+    from imu_hip.model import Recording
+
+    sim = simulate(RunnerParams(phases=(("stand", 4.0), ("run", 16.0))), seed=9)
+    rec = Recording([sim.recording.sensor("sacrum"), sim.recording.sensor("left_foot")])
+    res = analyze(rec)
+    est, ref, _ = _matched(res.strides, sim.truth, "left")
+    ft = est["flight_time_s"] - ref["flight_time_s"]
+    assert np.isfinite(ft).sum() > 10
+    assert np.nanmax(np.abs(ft)) < 0.012  # the shoe's toe-off and the shoe-timed sacral contact
