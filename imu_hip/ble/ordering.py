@@ -8,7 +8,8 @@ of their first sample; a device with neither is taken in arrival order. Rules:
   duplicate is a packet whose samples equal the previous packet's bit for bit.
 * **Reordering**: packets wait in a small buffer until the next expected one arrives, the buffer
   holds more than ``window`` packets, or the oldest waiting packet arrived more than
-  ``max_wait_s`` before the newest one. Waiting is decided by receive times only (never by
+  ``max_wait_s`` before the newest one (the very first packet always waits like that, since
+  one sent before it may still arrive). Waiting is decided by receive times only (never by
   reading a clock), so replaying a recording reorders it exactly as it was reordered live.
 * **Gaps**: a packet emitted after a hole gets ``gap_before=True`` and the missing packets are
   counted as lost. A packet arriving after its hole was given up is *late*: counted and dropped
@@ -38,7 +39,7 @@ class OrderStats:
     duplicates: int = 0
     lost: int = 0  #: packets missing according to sequence numbers or device time
     late: int = 0  #: arrived after their hole was given up (dropped)
-    reordered: int = 0  #: arrived before a packet that precedes them
+    reordered: int = 0  #: arrived after a packet that follows them
     gaps: int = 0  #: holes marked (including restarts)
     restarts: int = 0
 
@@ -73,6 +74,7 @@ class PacketOrderer:
         self._prev_arrival: DecodedBlock | None = None
         self._last_emit_received: float | None = None
         self._restarted = False
+        self._max_key: float | None = None  # largest key pushed in this epoch
 
     # -- keys ---------------------------------------------------------------------------------
 
@@ -94,7 +96,7 @@ class PacketOrderer:
 
     def _is_next(self, key: float) -> bool:
         if self._next_key is None:
-            return True
+            return False  # the first packet (of an epoch) waits too: one sent before may follow
         if self._mode == "time":
             return abs(key - self._next_key) <= 5.0  # within half a sample
         return key == self._next_key
@@ -131,9 +133,11 @@ class PacketOrderer:
                 self._restart()
             else:
                 self.stats.late += 1
+                self._remember(key)  # a second copy of it is a duplicate, not late again
                 return out
-        if self._pending and key < min(p[0] for p in self._pending):
+        if self._max_key is not None and key < self._max_key:
             self.stats.reordered += 1
+        self._max_key = key if self._max_key is None else max(self._max_key, key)
         self._pending.append((key, self._arrivals, b))
         self._pending.sort(key=lambda p: (p[0], p[1]))
         out.extend(self._release(b.received_at))
@@ -187,12 +191,15 @@ class PacketOrderer:
         self._last_key = key
         self._next_key = key + self._step(b)
         self._last_emit_received = b.received_at
+        self._remember(key)
+        self.stats.emitted += 1
+        return Ordered(b, gap, missing)
+
+    def _remember(self, key: float) -> None:
         if len(self._recent) == self._recent.maxlen:
             self._recent_set.discard(self._recent[0])
         self._recent.append(key)
         self._recent_set.add(key)
-        self.stats.emitted += 1
-        return Ordered(b, gap, missing)
 
     def _plausible(self, missing: int, received_at: float) -> bool:
         """Could ``missing`` packets have been sent since the last emitted one arrived?"""
@@ -210,6 +217,7 @@ class PacketOrderer:
         self.stats.restarts += 1
         self._last_key = None
         self._next_key = None
+        self._max_key = None
         self._restarted = True
         self._recent.clear()
         self._recent_set.clear()
