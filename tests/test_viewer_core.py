@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from imu_hip.model import Block
@@ -99,7 +99,8 @@ def test_decimation_keeps_every_bin_extreme(n, bins, first, seed):
             assert sorted(d[0, j : j + 2]) == [seg[:, 0].min(), seg[:, 0].max()]
 
 
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=30, deadline=None)
+@example(sizes=[1, 40, 41, 1, 1], bins=20, seed=0)  # cleared, then the same count again
 @given(
     sizes=st.lists(st.integers(1, 60), min_size=5, max_size=80),
     bins=st.integers(20, 200),
@@ -117,7 +118,7 @@ def test_incremental_decimation_equals_the_full_one(sizes, bins, seed):
         n += m
         w = ring.window(8.0)
         x1, y1 = minmax_decimate(w.t_s, w.values, bins, w.first_index)
-        x2, y2 = dec(w.t_s, w.values, bins, w.first_index)
+        x2, y2 = dec(w.t_s, w.values, bins, w.first_index, w.epoch)
         m1 = x1.shape[0]
         assert x2.shape[0] in (m1, m1 + 2)  # at most one older bin, outside the window
         # identical except the oldest bin (which may hold samples before the window start)

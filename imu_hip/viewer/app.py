@@ -75,8 +75,10 @@ class ViewerWindow(QtWidgets.QMainWindow):
 
     ``feeder``: the :class:`ReplayFeeder` (enables play/pause, speed and seek) or any feeder;
     ``window_s``: raw-signal window (s); ``model``: targets and panels; ``record_dir``: where
-    R saves recordings.
+    R saves recordings. ``closed`` is emitted when the window has been closed.
     """
+
+    closed = QtCore.pyqtSignal()
 
     def __init__(
         self,
@@ -102,6 +104,7 @@ class ViewerWindow(QtWidgets.QMainWindow):
         self._marker_lines: list = []
         self._last_status = 0.0
         self._last_steps_draw = 0.0
+        self._last_raw_key: tuple = ()
         self.setWindowTitle(terminal_safe(title, 120))
         self.resize(1400, 900)
         self._build()
@@ -292,6 +295,13 @@ class ViewerWindow(QtWidgets.QMainWindow):
             self._draw_status()
 
     def _draw_raw(self, now: float) -> None:
+        # nothing new (a paused replay, a silent device): keep the picture, skip the work
+        key = (now, self.window_s,
+               tuple((r.epoch, r.written) for r in self.hub.rings.values()),
+               tuple(e["plots"][0][0].getViewBox().width() for e in self._raw.values()))
+        if key == self._last_raw_key:
+            return
+        self._last_raw_key = key
         newest_arrival = math.nan
         for sid, entry in self._raw.items():
             w = self.hub.rings[sid].window(self.window_s, end_s=now)
@@ -302,7 +312,7 @@ class ViewerWindow(QtWidgets.QMainWindow):
                 continue
             plot0 = entry["plots"][0][0]
             n_bins = max(64, int(plot0.getViewBox().width() * self.bins_per_pixel))
-            x, y = entry["decimate"](w.t_s, w.values, n_bins, w.first_index)
+            x, y = entry["decimate"](w.t_s, w.values, n_bins, w.first_index, w.epoch)
             x = x - now
             for k, (plot, curves) in enumerate(entry["plots"]):
                 part = y[3 * k : 3 * k + 3]
@@ -475,6 +485,7 @@ class ViewerWindow(QtWidgets.QMainWindow):
         if self.feeder is not None:
             self.feeder.stop()
         super().closeEvent(event)
+        self.closed.emit()
 
 
 def _offset_text(st) -> str:
@@ -548,6 +559,12 @@ def run_viewer(
     win.start()
     win.show()
     problems: list[Exception] = []
+    # A local event loop (not app.exec/quit): the window may live in an application that
+    # outlives it (a notebook, the tests), whose own loops must keep running afterwards.
+    loop = QtCore.QEventLoop()
+    quit_on_close = app.quitOnLastWindowClosed()
+    app.setQuitOnLastWindowClosed(False)
+    win.closed.connect(loop.quit)
     if duration_s is not None:
         def done() -> None:
             try:
@@ -557,10 +574,12 @@ def run_viewer(
             except Exception as e:  # noqa: BLE001 - an exception must not escape a Qt slot
                 problems.append(e)
             win.close()
-            app.quit()
 
         QtCore.QTimer.singleShot(round(1000 * duration_s), done)
-    app.exec()
+    try:
+        loop.exec()
+    finally:
+        app.setQuitOnLastWindowClosed(quit_on_close)
     feeder.stop()
     if problems:
         raise problems[0]

@@ -79,20 +79,22 @@ class Decimator:
 
     Bins are fixed to the running sample index, so a bin that is complete never changes; calls
     with the next window only reduce the bins completed since the last call (and the partial
-    bin at the newest end). A change of bin size or channel count, or a running index that went
-    back (the buffer was cleared), starts over. The result equals :func:`minmax_decimate` on
+    bin at the newest end). A change of bin size or channel count, of ``epoch`` (pass the ring
+    buffer's: it changes when the buffer is cleared), or a running index that went back starts
+    over. The result equals :func:`minmax_decimate` on
     the same window except that the oldest bin may include samples just before the window
     start (drawn outside the visible range).
     """
 
     def __init__(self) -> None:
         self._k = 0
+        self._epoch = 0
         self._b0 = 0  # running bin number of cache row 0
         self._x = np.zeros((0, 2))
         self._y = np.zeros((0, 0, 2))
 
     def __call__(
-        self, t_s: np.ndarray, values: np.ndarray, n_bins: int, first_index: int
+        self, t_s: np.ndarray, values: np.ndarray, n_bins: int, first_index: int, epoch: int = 0
     ) -> tuple[np.ndarray, np.ndarray]:
         values = np.asarray(values)
         if values.ndim == 1:
@@ -105,8 +107,9 @@ class Decimator:
         first_bin = first_index // k
         full_end = (first_index + n) // k  # bins before this one are complete
         cached_end = self._b0 + self._x.shape[0]
-        if k != self._k or self._y.shape[0] != c or first_bin < self._b0 or full_end < cached_end:
-            self._k, self._b0 = k, first_bin
+        if (k != self._k or self._y.shape[0] != c or epoch != self._epoch
+                or first_bin < self._b0 or full_end < cached_end):
+            self._k, self._b0, self._epoch = k, first_bin, epoch
             self._x, self._y = np.zeros((0, 2)), np.zeros((c, 0, 2), dtype=values.dtype)
             cached_end = first_bin
         # forget bins that scrolled out

@@ -23,13 +23,15 @@ class Window:
     ``t_s``: (n,) host time; ``values``: (n, channels) float32; ``first_index``: running sample
     count of row 0 (counts the NaN gap rows too), so decimation bins can stay fixed to samples while
     the window scrolls; ``newest_arrival_s``: ``time.perf_counter()`` when the newest sample in
-    the buffer was written (for latency measurements).
+    the buffer was written (for latency measurements); ``epoch``: how many times the buffer was
+    cleared (running indices restart at each clear).
     """
 
     t_s: np.ndarray
     values: np.ndarray
     first_index: int
     newest_arrival_s: float
+    epoch: int = 0
 
     def __len__(self) -> int:
         return int(self.t_s.shape[0])
@@ -51,6 +53,7 @@ class RingBuffer:
         self._t = np.full(self.capacity, np.nan)
         self._x = np.zeros((self.capacity, self.channels), dtype=np.float32)
         self._count = 0  # rows ever written (the next row's running index)
+        self.epoch = 0  # clears so far
         self._lock = threading.Lock()
         self.received = 0
         self.first_t_s = np.nan
@@ -60,9 +63,15 @@ class RingBuffer:
     def __len__(self) -> int:
         return min(self._count, self.capacity)
 
+    @property
+    def written(self) -> int:
+        """Rows written so far (changes whenever the buffer does; 0 after :meth:`clear`)."""
+        return self._count
+
     def clear(self) -> None:
         with self._lock:
             self._count = 0
+            self.epoch += 1
             self.received = 0
             self.first_t_s = self.newest_t_s = self.newest_arrival_s = np.nan
             self._t[:] = np.nan
@@ -105,7 +114,8 @@ class RingBuffer:
         with self._lock:
             size = min(self._count, self.capacity)
             if size == 0:
-                return Window(np.zeros(0), np.zeros((0, self.channels), np.float32), 0, np.nan)
+                return Window(np.zeros(0), np.zeros((0, self.channels), np.float32), 0, np.nan,
+                              self.epoch)
             oldest = self._count - size  # running index of the oldest row held
             end = self.newest_t_s if end_s is None else end_s
             lo = self._search(oldest, self._count, end - span_s, "left")
@@ -120,7 +130,7 @@ class RingBuffer:
             else:  # wraps around the end of the storage
                 t = np.concatenate((self._t[idx_lo:], self._t[:idx_hi]))
                 x = np.concatenate((self._x[idx_lo:], self._x[:idx_hi]))
-            return Window(t, x, lo, self.newest_arrival_s)
+            return Window(t, x, lo, self.newest_arrival_s, self.epoch)
 
     def _search(self, lo: int, hi: int, value: float, side: str) -> int:
         """Running index of the first row (in ``lo..hi``) with t >= value (side left) or
