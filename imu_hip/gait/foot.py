@@ -28,11 +28,15 @@ Method, in order (each step uses only the foot's own physics, no constant fitted
    is the integral. Stride length = horizontal displacement.
 4. **Foot frame.** Vertical = gravity in the sensor frame at mid-stance (foot flat); forward =
    the mean horizontal stride direction seen from the sensor at mid-stance; left = up x forward.
-5. **Initial contact** = the largest jerk (change of the acceleration vector) between the swing
-   peak and the next mid-stance: the collision of the shoe with the ground. **Toe-off** = the
-   largest toe-down (plantar-flexion) angular rate between mid-stance and the swing peak, i.e.
-   the end of push-off where the foot leaves the ground rotating about the toes (the rate falls
-   through zero only later in early swing, when the foot starts to swing forward).
+5. **Initial contact** = the first jerk (change of the acceleration vector) of at least half the
+   largest between the swing and the next mid-stance: the collision of the shoe with the
+   ground; for a heel strike (foot still > 8 deg toe up at the impact, the rear-foot class of
+   Altman & Davis 2012) moved back to the start of the heel rocker (the foot's pitch rate
+   turning from toe-up to toe-down) when that comes within :data:`HEEL_ROCKER_S` before it,
+   because a soft heel strike reaches a sensor on the instep only after the heel has landed.
+   **Toe-off** = the largest toe-down (plantar-flexion) angular rate between mid-stance and the
+   swing (the fastest toe-up rotation), i.e. the end of push-off where the foot leaves the
+   ground rotating about the toes (the rate falls through zero only later in early swing).
 
 Strides are keyed by their second mid-stance: stride ``k`` runs from ``ms[k]`` to ``ms[k + 1]``,
 holds the toe-off of the stance at ``ms[k]`` and the initial contact of the stance at
@@ -60,6 +64,12 @@ STANCE_RATIO = 0.18
 #: Longest stride integrated (s); a longer stance-to-stance interval (standing, a pause)
 #: breaks the chain: no stride is made across it.
 MAX_STRIDE_S = 2.5
+#: Longest delay (s) between the heel touching down (the foot's pitch rate turning toe-down,
+#: the heel rocker) and the impact reaching the sensor on the instep, for a soft heel strike.
+#: 45-60 ms give the same contacts on the shared walking data and on simulated heel strikers
+#: (benchmarks/accuracy_shoe.py); from 90 ms the simulated foot's rotation in the air before
+#: touchdown is taken for a heel rocker, below 40 ms the walking contacts come late.
+HEEL_ROCKER_S = 0.06
 #: Shortest stride (s): sprinting reaches ~0.5 s.
 MIN_STRIDE_S = 0.4
 
@@ -533,6 +543,24 @@ def _first_above(x: np.ndarray, a: np.ndarray, b: np.ndarray, level: np.ndarray)
     return out
 
 
+def _heel_rocker_start(pitch_rate: np.ndarray, ic: np.ndarray, back: int) -> np.ndarray:
+    """Move each contact ``ic`` back to the last toe-up -> toe-down turn of the pitch rate in
+    the ``back`` samples before it, where there is one: the heel is on the ground and the heel
+    rocker has started before a soft heel strike's impact reaches the sensor."""
+    out = ic.copy()
+    ok = ic > back
+    if not ok.any() or back < 1:
+        return out
+    k = np.flatnonzero(ok)
+    win = ic[k, None] - back + np.arange(back + 1)[None, :]
+    seg = pitch_rate[win]
+    turn = (seg[:, :-1] < 0) & (seg[:, 1:] >= 0)
+    has = turn.any(axis=1)
+    last = back - 1 - np.argmax(turn[:, ::-1], axis=1)  # index of the last turn (pair start)
+    out[k[has]] = win[has, 0] + last[has] + 1
+    return out
+
+
 def foot_frame(disp_s: np.ndarray, up_s: np.ndarray) -> np.ndarray | None:
     """Foot frame in sensor coordinates (3x3, columns forward, left, up) from the strides'
     displacements and up directions seen from the sensor at mid-stance; None without a stride
@@ -608,6 +636,20 @@ def detect_strides(
     jerk[1:] = _norm3(np.diff(acc, axis=0))
     big = _seg_argmax(jerk, peak + 1, ms1)
     ic = _first_above(jerk, peak + 1, big, 0.5 * jerk[np.maximum(big, 0)])
+    if frame is not None:
+        # heel strikes only: the foot still toe-up by more than the rear-foot threshold of
+        # Altman & Davis (2012) when the impact arrives (the heel is down, the forefoot not
+        # yet); a mid- or fore-foot landing has no heel rocker, and such runners may
+        # plantar-flex the foot in the air before touching down
+        from imu_hip.metrics.foot import REAR_ABOVE_DEG, strike_angle_deg
+
+        cand = _heel_rocker_start(pitch_rate, ic, int(round(HEEL_ROCKER_S * fs)))
+        moved = np.flatnonzero((cand != ic) & (ic >= 0))
+        if moved.size:
+            angle = strike_angle_deg(rot, frame, ic[moved], ms1[moved])
+            heel = angle > REAR_ABOVE_DEG
+            ic = ic.copy()
+            ic[moved[heel]] = cand[moved[heel]]
     # toe-off: largest toe-down pitch rate between mid-stance and the swing
     to = _seg_argmax(pitch_rate, ms0, peak)
     # toe-off of the stance at ms1: from the next stride if it follows directly
