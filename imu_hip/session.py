@@ -141,16 +141,22 @@ class DeviceStream:
     """Notifications of one device -> ordered, host-timed blocks (no I/O, deterministic).
 
     ``feed(data, received_at)`` returns the blocks that became ready; ``finish()`` the rest.
-    ``decoder``: defaults to a fresh decoder of ``protocol``. The first block that carries
-    samples fixes whether the stream has angular rate; later blocks without it are dropped
-    (counted in ``inconsistent``), extra angular rate is ignored. At the start (and after a
-    device clock reset) packets are held for ``warmup_s`` of device time, so that the first
-    samples are mapped with the smallest delay of two seconds, not the first packet's delay.
+    ``decoder``: defaults to a fresh decoder of ``protocol``.
+
+    At the start (and after a device clock reset) packets are held for ``warmup_s`` of device
+    time, so that the first samples are mapped with the smallest delay of two seconds, not the
+    first packet's delay. The end of the warm-up also fixes whether the stream has angular rate:
+    with it in every packet, or - when the device sends acceleration and angular rate in
+    separate packets with device timestamps (Polar PMD) - *merged*: each acceleration packet
+    waits (at most ``gyro_wait_s`` of receive time) until angular rate covers it, and gets the
+    angular rate linearly interpolated (in device time) at its sample times; samples that fall
+    in a hole of the angular rate are dropped and the next block is marked ``gap_before``.
+    Later packets that lack the angular rate a stream has are dropped (``inconsistent``).
     """
 
     def __init__(self, device_id: str, placement: str, protocol: str,
                  calibration: CalibrationLike | None = None, decoder: Decoder | None = None,
-                 warmup_s: float = 2.0):
+                 warmup_s: float = 2.0, gyro_wait_s: float = 1.5):
         if decoder is None:
             from imu_hip import protocols
 
@@ -161,33 +167,53 @@ class DeviceStream:
         self.calibration = calibration
         self.decoder = decoder
         self.orderer = PacketOrderer()
+        self.gyro_orderer = PacketOrderer()
         self.clock: ClockMapper | None = None
         self._counter: SampleCounter | None = None
         self.rate_hz: float | None = None
-        self.has_gyro: bool | None = None
+        self.has_gyro: bool | None = None  # decided when the warm-up ends
+        self.merged = False  # angular rate arrives in its own packets and is merged in
         self.samples = 0
         self.inconsistent = 0
-        self.unmerged_gyro = 0  #: angular-rate samples sent apart from acceleration (ignored)
+        self.unmerged_gyro = 0  #: angular-rate samples that could not be used
+        self.gyro_missing = 0  #: acceleration samples dropped for lack of angular rate
         self.non_monotonic = 0
         self.values: dict[str, float] = {}
+        self.warmup_s = float(warmup_s)
+        self.gyro_wait_s = float(gyro_wait_s)
+        self._first_has_gyro: bool | None = None
+        self._gyro_seen = 0
+        self._gyro_t = np.empty(0)
+        self._gyro_v = np.empty((0, 3))
+        self._gap_pending = False
+        self._emitted_x = -math.inf
         self._last_t = -math.inf
         self._last_device_t: float | None = None
-        self.warmup_s = float(warmup_s)
         self._held: list[tuple[DecodedBlock, np.ndarray, bool]] = []
+
+    # -- input --------------------------------------------------------------------------------
 
     def feed(self, data: bytes, received_at: float) -> list[Block]:
         out: list[Block] = []
         for decoded in self.decoder.feed(data, received_at):
             if decoded.acc_mps2 is None:
-                # other channels (battery, footpod speed ...) or a separate angular-rate stream
-                # (Polar PMD sends it apart from acceleration; merging is not done yet): keep
-                # the latest values, never let them take part in ordering the samples
+                # other channels (battery, footpod speed ...) or angular rate sent apart from
+                # acceleration: never part of ordering the acceleration packets
                 self._note_values(decoded)
-                if decoded.gyr_rads is not None:
-                    self.unmerged_gyro += len(decoded)
+                if decoded.gyr_rads is not None and len(decoded):
+                    self._take_gyro(decoded, out)
                 continue
             for item in self.orderer.push(decoded):
                 self._take(item.block, item.gap_before, item.missing, out)
+        return out
+
+    def finish(self) -> list[Block]:
+        out: list[Block] = []
+        for item in self.gyro_orderer.flush():
+            self._add_gyro(item.block)
+        for item in self.orderer.flush():
+            self._take(item.block, item.gap_before, item.missing, out)
+        self._release(out, final=True)
         return out
 
     def _note_values(self, b: DecodedBlock) -> None:
@@ -195,12 +221,26 @@ class DeviceStream:
             if len(arr):
                 self.values[name] = float(np.asarray(arr)[-1])
 
-    def finish(self) -> list[Block]:
-        out: list[Block] = []
-        for item in self.orderer.flush():
-            self._take(item.block, item.gap_before, item.missing, out)
-        self._release(out)
-        return out
+    def _take_gyro(self, b: DecodedBlock, out: list[Block]) -> None:
+        usable = b.device_t_s is not None and (self.has_gyro is None or self.merged) \
+            and not self._first_has_gyro
+        if not usable:
+            self.unmerged_gyro += len(b)
+            return
+        self._gyro_seen += len(b)
+        for item in self.gyro_orderer.push(b):
+            self._add_gyro(item.block)
+        if self.merged and self._held:
+            self._release(out, newest_rx=b.received_at)
+
+    def _add_gyro(self, b: DecodedBlock) -> None:
+        t = np.asarray(b.device_t_s, dtype=np.float64)
+        v = np.asarray(b.gyr_rads, dtype=np.float64).reshape(-1, 3)
+        if self._gyro_t.size and t[0] <= self._gyro_t[-1]:
+            keep = t > self._gyro_t[-1]
+            t, v = t[keep], v[keep]
+        self._gyro_t = np.concatenate([self._gyro_t, t])
+        self._gyro_v = np.concatenate([self._gyro_v, v])
 
     def _take(self, b: DecodedBlock, gap: bool, missing: int | None, out: list[Block]) -> None:
         """Time one ordered packet; hold it while the clock fit warms up, else emit."""
@@ -208,20 +248,19 @@ class DeviceStream:
         n = len(b)
         if b.acc_mps2 is None or n == 0:
             return
-        if self.has_gyro is None:
-            self.has_gyro = b.gyr_rads is not None
+        if self._first_has_gyro is None:
+            self._first_has_gyro = b.gyr_rads is not None
             self.rate_hz = float(b.rate_hz)
-        if self.has_gyro and b.gyr_rads is None:
-            self.inconsistent += 1
-            return
         if self.clock is None:
             timed = b.device_t_s is not None
             self.clock = ClockMapper(max_drift=1e-3 if timed else 0.05)
         if b.device_t_s is not None:
             x = np.asarray(b.device_t_s, dtype=np.float64)
             if self._new_epoch(x, b.received_at):
-                self._release(out)
+                self._release(out, final=True)
                 self.clock.reset()
+                self.gyro_orderer = PacketOrderer()
+                self._gyro_t, self._gyro_v = np.empty(0), np.empty((0, 3))
                 gap = True
         else:
             if self._counter is None:
@@ -230,41 +269,110 @@ class DeviceStream:
                                                  None if b.seq is None or missing is None
                                                  else missing)
             if counter_gap and (b.seq is None or missing is None):
-                self._release(out)
+                self._release(out, final=True)
                 self.clock.reset()  # the count jumped by an estimate: start a new fit
             gap = gap or counter_gap
         self.clock.observe(float(x[-1]), b.received_at)
         self._last_device_t = float(x[-1])
         self._held.append((b, x, gap))
-        if self.clock.span_s >= self.warmup_s:
-            self._release(out)
+        if self.has_gyro is not None or self.clock.span_s >= self.warmup_s:
+            self._release(out, newest_rx=b.received_at)
 
-    def _release(self, out: list[Block]) -> None:
-        """Map the held packets with the current clock fit and emit them as blocks."""
-        held, self._held = self._held, []
-        for b, x, gap in held:
-            blk = self._block(b, x, gap)
-            if blk is not None:
-                out.append(blk)
+    # -- output -------------------------------------------------------------------------------
 
-    def _block(self, b: DecodedBlock, x: np.ndarray, gap: bool) -> Block | None:
+    def _decide(self) -> None:
+        """End of the warm-up: does this stream have angular rate, and is it merged?"""
+        if self.has_gyro is not None:
+            return
+        if self._first_has_gyro:
+            self.has_gyro = True
+        else:
+            self.merged = self.has_gyro = self._gyro_seen > 0
+
+    def _release(self, out: list[Block], newest_rx: float = -math.inf,
+                 final: bool = False) -> None:
+        """Map the held packets with the current clock fit and emit them as blocks (merged
+        streams: those whose angular rate is there, or waited for long enough)."""
+        if not self._held:
+            return
+        self._decide()
+        while self._held:
+            b, x, gap = self._held[0]
+            gyr = None
+            keep = None
+            if self.merged:
+                covered = self._gyro_t.size and x[-1] <= self._gyro_t[-1] + 1e-3 / b.rate_hz
+                if not (covered or final or newest_rx - b.received_at > self.gyro_wait_s):
+                    break
+                gyr, keep = self._interpolate_gyro(x, b.rate_hz)
+            elif self.has_gyro:
+                if b.gyr_rads is None:
+                    self._held.pop(0)
+                    self.inconsistent += 1
+                    self._gap_pending = True
+                    continue
+                gyr = np.asarray(b.gyr_rads, dtype=np.float64)
+            self._held.pop(0)
+            self._emitted_x = float(x[-1])
+            out.extend(self._blocks(b, x, gap, gyr, keep))
+        if self.merged and self._gyro_t.size > 256:
+            # forget angular rate no held or future packet can need
+            ref = float(self._held[0][1][0]) if self._held else self._emitted_x
+            cut = int(np.searchsorted(self._gyro_t, ref - 0.5)) - 1
+            if cut > 0:
+                self._gyro_t, self._gyro_v = self._gyro_t[cut:], self._gyro_v[cut:]
+
+    def _interpolate_gyro(self, x: np.ndarray, rate_hz: float
+                          ) -> tuple[np.ndarray, np.ndarray]:
+        """Angular rate at device times ``x`` (linear between the two nearest samples) and
+        which samples have it (no hole longer than the gap threshold around them)."""
+        from imu_hip.model import gap_threshold_s
+
+        gt, gv = self._gyro_t, self._gyro_v
+        if gt.size == 0:
+            return np.zeros((x.size, 3)), np.zeros(x.size, dtype=bool)
+        tol = 1e-3 / rate_hz  # the same sample, whatever the rounding of large device times
+        j = np.searchsorted(gt, x - tol)
+        hi = np.minimum(j, gt.size - 1)
+        lo = np.maximum(j - 1, 0)
+        exact = np.abs(gt[hi] - x) <= tol
+        span = gt[hi] - gt[lo]
+        ok = exact | ((j > 0) & (j < gt.size) & (span <= gap_threshold_s(rate_hz)))
+        w = np.where(span > 0, (x - gt[lo]) / np.where(span > 0, span, 1.0), 0.0)
+        w = np.where(exact, 1.0, w)
+        gyr = gv[lo] + w[:, None] * (gv[hi] - gv[lo])
+        return gyr, ok
+
+    def _blocks(self, b: DecodedBlock, x: np.ndarray, gap: bool, gyr: np.ndarray | None,
+                keep: np.ndarray | None) -> list[Block]:
         assert self.clock is not None
         t = self.clock.map(x)
         acc = np.asarray(b.acc_mps2, dtype=np.float64)
-        gyr = np.asarray(b.gyr_rads, dtype=np.float64) if self.has_gyro else None
-        if t[0] <= self._last_t:
-            keep = t > self._last_t
-            self.non_monotonic += int((~keep).sum())
-            if not keep.any():
-                return None
-            t, acc = t[keep], acc[keep]
-            gyr = gyr[keep] if gyr is not None else None
-        self._last_t = float(t[-1])
-        self.samples += len(t)
-        block = Block(sensor_id=self.device_id, placement=self.placement,
-                      rate_hz=float(self.rate_hz or b.rate_hz), t_s=t, acc_mps2=acc,
-                      gyr_rads=gyr, gap_before=bool(gap))
-        return _apply_calibration(self.calibration, block)
+        ok = t > self._last_t  # t increases: only a leading run can fail
+        self.non_monotonic += int(ok.size - np.count_nonzero(ok))
+        runs_ok = ok if keep is None else ok & keep
+        if keep is not None:
+            self.gyro_missing += int((ok & ~keep).sum())
+        if not runs_ok.any():
+            self._gap_pending = self._gap_pending or keep is not None
+            return []
+        # contiguous runs of usable samples: a hole in the angular rate splits the block
+        edges = np.flatnonzero(np.diff(np.concatenate(([0], runs_ok.astype(np.int8), [0]))))
+        out: list[Block] = []
+        for k, (i, j) in enumerate(zip(edges[::2], edges[1::2], strict=True)):
+            first_gap = gap or self._gap_pending or (i > 0 and keep is not None and
+                                                     not keep[i - 1])
+            block = Block(sensor_id=self.device_id, placement=self.placement,
+                          rate_hz=float(self.rate_hz or b.rate_hz), t_s=t[i:j],
+                          acc_mps2=acc[i:j], gyr_rads=None if gyr is None else gyr[i:j],
+                          gap_before=bool(first_gap if k == 0 else True))
+            self._gap_pending = False
+            out.append(_apply_calibration(self.calibration, block))
+            self.samples += j - i
+        self._last_t = float(t[edges[-1] - 1])
+        if keep is not None and not keep[-1]:
+            self._gap_pending = True
+        return out
 
     def _new_epoch(self, x: np.ndarray, received_at: float) -> bool:
         """True when device time jumped (a rebooted device): the clock fit must restart."""
@@ -288,6 +396,7 @@ class _Device:
     reconnects: int = 0
     last_received_at: float = math.nan
     declared: bool = False
+    errors: int = 0
 
 
 class Session:
@@ -332,6 +441,8 @@ class Session:
         self.flush_interval_s = float(flush_interval_s)
         self.stop_on_record_error = stop_on_record_error
         self.recording_error: str | None = None
+        #: unexpected exceptions in the sacral analysis (logged; streaming goes on)
+        self.analysis_errors = 0
         self._lock = threading.Lock()
         self._devices: list[_Device] = []
         for spec in devices:
@@ -464,7 +575,12 @@ class Session:
         with self._lock:
             dev.packets += 1
             dev.last_received_at = received_at
-            blocks = dev.stream.feed(data, received_at)
+            try:
+                blocks = dev.stream.feed(data, received_at)
+            except Exception as err:  # noqa: BLE001 - the bytes are recorded; keep streaming
+                dev.errors += 1
+                log.warning("decoding %r: %s: %s", dev.spec.device_id, type(err).__name__, err)
+                blocks = []
         self._handle_blocks(dev, blocks)
 
     def _handle_blocks(self, dev: _Device, blocks: list[Block]) -> None:
@@ -517,8 +633,9 @@ class Session:
                                        frame_s=self.frame_s)
         try:
             steps = self._sacral.push(block)
-        except ImuHipError as err:
-            log.warning("sacral analysis: %s", err)
+        except Exception as err:  # noqa: BLE001 - an analysis bug must not end the recording
+            self.analysis_errors += 1
+            log.warning("sacral analysis: %s: %s", type(err).__name__, err)
             return
         self._add_steps(steps)
 
@@ -542,8 +659,9 @@ class Session:
         if self._sacral is not None:
             try:
                 self._add_steps(self._sacral.finish())
-            except ImuHipError as err:
-                log.warning("sacral analysis: %s", err)
+            except Exception as err:  # noqa: BLE001
+                self.analysis_errors += 1
+                log.warning("sacral analysis: %s: %s", type(err).__name__, err)
 
     # -- recording ----------------------------------------------------------------------------
 
