@@ -93,6 +93,8 @@ def test_record_sim_then_analyze(tmp_path, capsys):
     assert "[left_foot]" in text and "loss 0.0 %" in text  # status lines
     lines = [ln for ln in text.splitlines() if " spm " in ln]
     assert len(lines) > 80  # ~2.8 steps per second of running
+    strides = [ln for ln in text.splitlines() if " rear " in ln]  # shoe strides (rear strike)
+    assert len(strides) > 40 and any(" left " in ln for ln in strides)
     rec = read_mcap(out)
     assert sorted(s.placement for s in rec.sensors) == ["left_foot", "right_foot", "sacrum"]
     assert all(len(s) == 45 * 400 for s in rec.sensors)

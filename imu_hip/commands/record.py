@@ -140,7 +140,8 @@ async def _record(args: argparse.Namespace, out: Path, devices: list[tuple[str, 
 
     specs = await _make_links(args, devices)
     view = LiveView(sys.stdout, quiet=args.quiet)
-    session = Session(specs, record_to=out, on_steps=view.on_steps,
+    shoes = ShoeStrides(view)
+    session = Session(specs, record_to=out, on_steps=view.on_steps, on_block=shoes.on_block,
                       metadata={"command": "imu-hip record",
                                 "simulated": "true" if args.sim is not None else "false"})
     loop = asyncio.get_running_loop()
@@ -177,6 +178,7 @@ async def _record(args: argparse.Namespace, out: Path, devices: list[tuple[str, 
                 loop.remove_signal_handler(sig)
             except (NotImplementedError, RuntimeError):  # pragma: no cover
                 pass
+    shoes.finish()
     status = session.status()
     view.print_status(status)
     view.footer(session, out)
@@ -199,6 +201,8 @@ class LiveView:
         self.quiet = quiet
         self.t0: float | None = None
         self.steps = 0
+        self.strides = 0
+        self.stride_header = False
 
     def _write(self, text: str) -> None:
         try:
@@ -237,6 +241,26 @@ class LiveView:
                 f"{_fmt(row['vgrf_peak_bw'], '4.2f', ' BW'):>6} "
                 f"{_fmt(left, '5.1f', ' °'):>7} {_fmt(right, '5.1f', ' °'):>7}")
 
+    def on_strides(self, strides) -> None:
+        self.strides += len(strides)
+        if self.quiet or not len(strides):
+            return
+        if not self.stride_header:
+            self.stride_header = True
+            self._write(f"{'time':>7} {'shoe':<5} {'stride':>8} {'contact':>8} {'length':>7} "
+                        f"{'strike':>12} {'pronation':>9}")
+        for row in strides.rows():
+            if self.t0 is None:
+                self.t0 = row["t_ic_s"]
+            strike = (f"{row['foot_strike_angle_deg']:+5.1f}° {row['foot_strike']}"
+                      if math.isfinite(row["foot_strike_angle_deg"]) else "   -")
+            self._write(
+                f"{row['t_ic_s'] - self.t0:7.1f} {row['side']:<5} "
+                f"{_fmt(row['stride_time_s'] * 1e3, '5.0f', ' ms'):>8} "
+                f"{_fmt(row['contact_time_s'] * 1e3, '5.0f', ' ms'):>8} "
+                f"{_fmt(row['stride_length_m'], '5.2f', ' m'):>7} {strike:>12} "
+                f"{_fmt(row['pronation_excursion_deg'], '5.1f', ' °'):>9}")
+
     def print_status(self, status: dict) -> None:
         from imu_hip.text import terminal_safe
 
@@ -250,9 +274,65 @@ class LiveView:
                 f"{s.duplicates} dup, {s.malformed} bad, clock drift {drift}")
 
     def footer(self, session: Any, out: Path) -> None:
-        self._write(f"stopped: {len(session.steps())} steps; recording {out} closed"
+        strides = f", {self.strides} shoe strides" if self.strides else ""
+        self._write(f"stopped: {len(session.steps())} steps{strides}; recording {out} closed"
                     + (f" ({session.recording_error})" if session.recording_error else "")
                     + f"; analyse with: imu-hip analyze {out}")
 
 
-__all__ = ["LiveView", "check_out", "parse_device", "parse_sim"]
+class ShoeStrides:
+    """Live stride analysis of the shoe sensors (``on_block`` of the session), printed through
+    a :class:`LiveView`. Blocks are batched (0.5 s) before :class:`FootStage` like the session
+    does for the sacrum; a shoe without angular rate is skipped (a shoe needs a gyroscope)."""
+
+    def __init__(self, view: LiveView, batch_s: float = 0.5):
+        self.view = view
+        self.batch_s = batch_s
+        self.stages: dict[str, Any] = {}
+        self.batches: dict[str, list] = {}
+        self.unavailable = False
+
+    def on_block(self, block) -> None:
+        if self.unavailable or block.placement not in ("left_foot", "right_foot") or \
+                block.gyr_rads is None:
+            return
+        batch = self.batches.setdefault(block.sensor_id, [])
+        if block.gap_before and batch:
+            self._push(block.sensor_id)
+            batch = self.batches[block.sensor_id]
+        batch.append(block)
+        if sum(len(b) for b in batch) >= self.batch_s * block.rate_hz:
+            self._push(block.sensor_id)
+
+    def _push(self, sensor_id: str) -> None:
+        import numpy as np
+
+        from imu_hip.model import Block
+
+        batch, self.batches[sensor_id] = self.batches.get(sensor_id, []), []
+        if not batch:
+            return
+        first = batch[0]
+        stage = self.stages.get(sensor_id)
+        if stage is None:
+            try:
+                from imu_hip.foot_pipeline import FootStage
+            except ImportError:  # pragma: no cover - shoe analysis not installed
+                self.unavailable = True
+                return
+            stage = self.stages[sensor_id] = FootStage(first.rate_hz, first.placement,
+                                                       frame_s=4.0)
+        block = Block(first.sensor_id, first.placement, first.rate_hz,
+                      np.concatenate([b.t_s for b in batch]),
+                      np.concatenate([b.acc_mps2 for b in batch]),
+                      np.concatenate([b.gyr_rads for b in batch]), first.gap_before)
+        self.view.on_strides(stage.push(block))
+
+    def finish(self) -> None:
+        for sensor_id in list(self.batches):
+            self._push(sensor_id)
+        for stage in self.stages.values():
+            self.view.on_strides(stage.finish())
+
+
+__all__ = ["LiveView", "ShoeStrides", "check_out", "parse_device", "parse_sim"]
