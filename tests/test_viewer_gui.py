@@ -26,14 +26,32 @@ def coloured_pixels(widget) -> int:
     return int(((rgb.max(axis=2) - rgb.min(axis=2)) > 80).sum())
 
 
-def open_window(qtbot, recording, speed, **model_kw):
+@pytest.fixture(autouse=True)
+def windows(qtbot):
+    """Windows of the test, closed and deleted in order at its end (then garbage collected), so
+    no half-deleted pyqtgraph scene lingers into the next test."""
+    import gc
+
+    from PyQt6 import QtCore
+
+    made: list = []
+    yield made
+    for win in made:
+        win.close()
+        win.deleteLater()
+    QtCore.QCoreApplication.sendPostedEvents(None, QtCore.QEvent.Type.DeferredDelete)
+    made.clear()
+    gc.collect()
+
+
+def open_window(qtbot, recording, speed, windows=None, **model_kw):
     from imu_hip.viewer.app import ViewerWindow
 
     hub = Hub()
     model = FeedbackModel(hub.steps, **model_kw)
     feeder = ReplayFeeder(recording, hub, speed=speed)
     win = ViewerWindow(hub, model, feeder=feeder, refresh_hz=30)
-    qtbot.addWidget(win)
+    windows.append(win)
     win.show()
     feeder.start()
     win.start()
@@ -52,8 +70,8 @@ def run_sim():
     return simulate(p, seed=11, placements=("sacrum",))
 
 
-def test_window_draws_curves_and_shows_the_true_cadence(qtbot, run_sim):
-    win, hub, feeder = open_window(qtbot, run_sim.recording, speed=40.0)
+def test_window_draws_curves_and_shows_the_true_cadence(qtbot, windows, run_sim):
+    win, hub, feeder = open_window(qtbot, run_sim.recording, speed=40.0, windows=windows)
     before = coloured_pixels(win.raw_view)
     qtbot.waitUntil(feeder.finished.is_set, timeout=20_000)
     win.refresh()
@@ -72,7 +90,7 @@ def test_window_draws_curves_and_shows_the_true_cadence(qtbot, run_sim):
     assert "OFF TARGET" not in text  # no target before 2 minutes of running
 
 
-def test_window_on_a_live_simulated_session(qtbot):
+def test_window_on_a_live_simulated_session(qtbot, windows):
     """--sim: virtual BLE devices through the live Session, in the worker thread."""
     from imu_hip.viewer.app import ViewerWindow
     from imu_hip.viewer.sources import sim_source
@@ -80,7 +98,7 @@ def test_window_on_a_live_simulated_session(qtbot):
     hub = Hub()
     feeder = sim_source(("sacrum", "left_foot"), speed=8.0, seed=1, chunk_s=20.0)(hub)
     win = ViewerWindow(hub, FeedbackModel(hub.steps), feeder=feeder, refresh_hz=30)
-    qtbot.addWidget(win)
+    windows.append(win)
     win.show()
     feeder.start()
     win.start()
@@ -95,12 +113,13 @@ def test_window_on_a_live_simulated_session(qtbot):
     assert feeder.stopped.wait(10.0) and feeder.error is None
 
 
-def test_pelvic_drop_warning_appears_and_clears(qtbot):
+def test_pelvic_drop_warning_appears_and_clears(qtbot, windows):
     # drop 10 deg at the start of the run, falling 8 deg per minute to 2 deg
     p = RunnerParams(phases=(("stand", 6.0), ("run", 60.0)), pelvic_drop_deg=10.0,
                      fatigue_drop_deg_per_min=-8.0, asym_drop_deg=0.0)
     sim = simulate(p, seed=5, placements=("sacrum",))
-    win, hub, feeder = open_window(qtbot, sim.recording, speed=20.0, drop_limit_deg=7.0)
+    win, hub, feeder = open_window(qtbot, sim.recording, speed=20.0, windows=windows,
+                                    drop_limit_deg=7.0)
     qtbot.waitUntil(lambda: win.panel_warning("pelvic_drop_deg"), timeout=20_000)
     on_at = hub.now_s - sim.recording.sensors[0].t_s[0]
     assert "OFF TARGET" in win.panel_text("pelvic_drop_deg")
@@ -116,13 +135,13 @@ def test_pelvic_drop_warning_appears_and_clears(qtbot):
     assert not win.panel_warning("pelvic_drop_deg")
 
 
-def test_replay_of_a_file_reaches_the_end(qtbot, tmp_path, run_sim):
+def test_replay_of_a_file_reaches_the_end(qtbot, windows, tmp_path, run_sim):
     from imu_hip.io import read_recording, write_mcap
 
     path = tmp_path / "run.mcap"
     write_mcap(run_sim.recording, path)
     rec = read_recording(path)
-    win, hub, feeder = open_window(qtbot, rec, speed=100.0)
+    win, hub, feeder = open_window(qtbot, rec, speed=100.0, windows=windows)
     qtbot.waitUntil(feeder.finished.is_set, timeout=20_000)
     win._draw_status()
     assert feeder.position_s == pytest.approx(feeder.duration_s)
@@ -136,23 +155,37 @@ def test_replay_of_a_file_reaches_the_end(qtbot, tmp_path, run_sim):
     assert win.frames == frames and "display frozen" in win.status_label.text()
 
 
-def test_cli_screenshot_of_a_replayed_file(qtbot, tmp_path, run_sim):
-    from imu_hip.cli import main
+def test_cli_screenshot_of_a_replayed_file(tmp_path, run_sim):
+    """The real command in its own process (one window per process, as in use)."""
+    import os
+    import subprocess
+    import sys
+
     from imu_hip.io import write_csv
 
     csv_path = tmp_path / "run.csv"
     write_csv(run_sim.recording.sensors[0], csv_path)
     png = tmp_path / "shot.png"
-    assert main(["view", str(csv_path), "--speed", "16", "--screenshot", str(png),
-                 "--duration", "1.5"]) == 0
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    r = subprocess.run(
+        [sys.executable, "-m", "imu_hip.cli", "view", str(csv_path), "--speed", "16",
+         "--screenshot", str(png), "--duration", "2"],
+        capture_output=True, text=True, timeout=120, env=env,
+    )
+    assert r.returncode == 0, r.stderr
     from PyQt6 import QtGui
 
     img = QtGui.QImage(str(png))
     assert img.width() > 800 and img.height() > 500
+    # the raw plots were drawn: plenty of saturated (curve) pixels
+    ptr = img.convertToFormat(QtGui.QImage.Format.Format_RGB32).constBits()
+    ptr.setsize(img.sizeInBytes())
+    a = np.frombuffer(ptr, np.uint8).reshape(img.height(), -1, 4)[:, : img.width(), :3]
+    assert ((a.max(axis=2).astype(int) - a.min(axis=2)) > 80).sum() > 3000
 
 
-def test_a_drawing_error_is_shown_not_fatal(qtbot, monkeypatch, run_sim):
-    win, hub, feeder = open_window(qtbot, run_sim.recording, speed=4.0)
+def test_a_drawing_error_is_shown_not_fatal(qtbot, windows, monkeypatch, run_sim):
+    win, hub, feeder = open_window(qtbot, run_sim.recording, speed=4.0, windows=windows)
     qtbot.waitUntil(lambda: win.frames > 0, timeout=10_000)
 
     def broken(now):

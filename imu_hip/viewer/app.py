@@ -105,6 +105,7 @@ class ViewerWindow(QtWidgets.QMainWindow):
         self._last_status = 0.0
         self._last_steps_draw = 0.0
         self._last_raw_key: tuple = ()
+        self._closed = False
         self.setWindowTitle(terminal_safe(title, 120))
         self.resize(1400, 900)
         self._build()
@@ -281,6 +282,8 @@ class ViewerWindow(QtWidgets.QMainWindow):
                 self.hub.errors.append(text)
 
     def _refresh(self) -> None:
+        if self._closed:
+            return
         for sid in list(self.hub.sensors):
             if sid not in self._raw:
                 self._add_sensor_plots(sid)
@@ -482,8 +485,16 @@ class ViewerWindow(QtWidgets.QMainWindow):
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt's name
         self.timer.stop()
+        self._closed = True
         if self.feeder is not None:
             self.feeder.stop()
+        # Take the plots down while everything is alive: left to the deletion of the window
+        # (or to Python's garbage collector), pyqtgraph items were seen painted half-deleted.
+        for view in (self.raw_view, self.step_view):
+            view.clear()
+        self._raw.clear()
+        self._panels.clear()
+        self._marker_lines.clear()
         super().closeEvent(event)
         self.closed.emit()
 
@@ -580,6 +591,14 @@ def run_viewer(
         loop.exec()
     finally:
         app.setQuitOnLastWindowClosed(quit_on_close)
+        # Delete the window now, through Qt (children before parents), not whenever Python's
+        # garbage collector gets to it: collected in the middle of another window's paint, a
+        # pyqtgraph scene can crash the process.
+        win.deleteLater()
+        QtCore.QCoreApplication.sendPostedEvents(None, QtCore.QEvent.Type.DeferredDelete)
+        import gc
+
+        gc.collect()
     feeder.stop()
     if problems:
         raise problems[0]
