@@ -50,9 +50,12 @@ class FootStage:
     the data). ``push(block)`` returns the strides completed by that block (possibly none);
     ``finish()`` the rest. Attributes: ``gaps_``, ``samples_``, ``clipped_samples_``,
     ``frame_`` (the last foot frame found, sensor coordinates, columns forward/left/up).
+    Live, a stride is reported ``frame_s + margin_s`` (default 2 + 4 s) after its end at the
+    latest; the margin covers the longest stride (2.5 s) and the toe-off after it. Offline
+    analysis uses 300 s frames (same strides up to the frame's own foot-frame estimate).
     """
 
-    def __init__(self, rate_hz: float, placement: str, frame_s: float = 10.0,
+    def __init__(self, rate_hz: float, placement: str, frame_s: float = 2.0,
                  margin_s: float = 4.0, gyro_range_rads: float | None = None):
         if placement not in FOOT_PLACEMENTS:
             raise ImuHipError(f"FootStage needs a foot placement, got {placement!r}")
