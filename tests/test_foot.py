@@ -232,3 +232,23 @@ def test_one_shoe_with_sacrum_gives_flight_time():
     ft = est["flight_time_s"] - ref["flight_time_s"]
     assert np.isfinite(ft).sum() > 10
     assert np.nanmax(np.abs(ft)) < 0.012  # the shoe's toe-off and the shoe-timed sacral contact
+
+
+def test_live_frames_agree_with_offline():
+    sensor = _cut_sim()
+    live = _push_frames(sensor, 2.0)
+    offline = _push_frames(sensor, 300.0)
+    assert len(live) == len(offline) > 15
+    for name in ("t_start_s", "t_end_s", "t_ic_s", "t_to_s"):
+        np.testing.assert_allclose(live[name], offline[name], atol=1e-9, err_msg=name)
+    # the foot frame is estimated per frame: angles and lengths agree closely, not bit for bit
+    np.testing.assert_allclose(live["stride_length_m"], offline["stride_length_m"], atol=1e-3)
+    np.testing.assert_allclose(live["foot_strike_angle_deg"], offline["foot_strike_angle_deg"],
+                               atol=0.5)
+
+
+def _push_frames(sensor, frame_s):
+    stage = FootStage(sensor.rate_hz, sensor.placement, frame_s=frame_s)
+    parts = [stage.push(b) for b in _cut(sensor, [37])]
+    parts.append(stage.finish())
+    return StrideTable.concat(parts)
