@@ -453,10 +453,9 @@ def integrate_strides(
     lengths = ms1 - ms0 + 1
     total = int(lengths.sum())
     owner = np.repeat(np.arange(k), lengths)
-    start = np.repeat(ms0, lengths)
     pos_in = np.arange(total) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-    idx = start + pos_in
-    frac = pos_in / np.repeat(lengths - 1, lengths).astype(float)
+    idx = np.repeat(ms0, lengths) + pos_in
+    frac = pos_in / np.repeat(np.maximum(lengths - 1, 1), lengths).astype(float)
     if clipped is not None and clipped.any():
         c = clipped[idx].astype(float)
         cum = np.cumsum(c)
@@ -465,36 +464,30 @@ def integrate_strides(
         tot = np.repeat(np.add.reduceat(c, np.cumsum(lengths) - lengths), lengths)
         frac = np.where(tot > 0, (cum - base) / np.where(tot > 0, tot, 1.0), frac)
     f = _rotvec_apply(corr[owner] * frac[:, None], fw[idx]) - G * u0[owner]
-    # trapezoid velocity per stride, starting at 0 at ms0
+    # Velocity (trapezoid, 0 at ms0) and its integral, without per-sample arrays: with C the
+    # running sum of the velocity increments (restarted at no stride) and D the running sum of
+    # C, a stride's velocities are C_i - C_first, their sum D_last - D_first + C_first -
+    # L C_first, and the trapezoid of the velocity is dt (that sum - v_end / 2). The linear
+    # drift v_end t / T removed from the velocity takes v_end T / 2 off the displacement.
     inc = np.empty_like(f)
     inc[0] = 0.0
     np.add(f[1:], f[:-1], out=inc[1:])
     inc *= 0.5 * dt
     first_idx = np.cumsum(lengths) - lengths
     inc[first_idx] = 0.0
-    vel = np.cumsum(inc, axis=0)
-    vel -= vel[first_idx][owner]
+    csum = np.cumsum(inc, axis=0)
+    dsum = np.cumsum(csum, axis=0)
     last_idx = first_idx + lengths - 1
-    v_end = vel[last_idx]
-    # position: trapezoid of the velocity; the linear drift v_end * t / T removed from the
-    # velocity takes v_end * T / 2 off the displacement (T = stride duration)
-    pinc = np.empty_like(vel)
-    pinc[0] = 0.0
-    np.add(vel[1:], vel[:-1], out=pinc[1:])
-    pinc *= 0.5 * dt
-    pinc[first_idx] = 0.0
-    ps = np.cumsum(pinc, axis=0)
-    disp = ps[last_idx] - ps[first_idx] - 0.5 * v_end * ((lengths - 1) * dt)[:, None]
+    c_first = csum[first_idx]
+    v_end = csum[last_idx] - c_first
+    vel_sum = dsum[last_idx] - dsum[first_idx] + c_first - lengths[:, None] * c_first
+    duration = ((lengths - 1) * dt)[:, None]
+    disp = dt * (vel_sum - 0.5 * v_end) - 0.5 * v_end * duration
     # into the sensor frame at ms0 (foot flat): displacement and the up direction
     inv0 = qconj(rot[ms0])
     disp_s = qrot(inv0, disp)
     up_s = qrot(inv0, u0)
     return disp_s, up_s
-
-
-def frac_time(pos_in: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """Elapsed share of the stride (0 at its first sample, 1 at its last) for each sample."""
-    return pos_in / np.repeat(np.maximum(lengths - 1, 1), lengths).astype(float)
 
 
 # ---------------------------------------------------------------------------------- events
