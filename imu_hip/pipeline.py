@@ -528,6 +528,8 @@ def analyze(
             shoes = [s for s in recording.sensors if s.placement in ("left_foot", "right_foot")]
             for s in [sensor] if sensor is not None else shoes:
                 validate_recording(Recording([s], recording.metadata), name)
+            if sensor is not None:  # shoes beside the hip: a broken one is left out
+                shoes = [s for s in shoes if _is_valid(s, recording.metadata)]
         elif isinstance(source, str | Path):
             recording = read_recording(source, placement=placement)
             sensor = _choose_sensor(recording, placement)
@@ -561,6 +563,16 @@ def analyze(
         if not name:
             raise
         raise InputError(name, str(e)) from None
+
+
+def _is_valid(sensor: SensorRecording, metadata: dict[str, str]) -> bool:
+    from imu_hip.io import validate_recording
+
+    try:
+        validate_recording(Recording([sensor], metadata), "")
+    except ImuHipError:
+        return False
+    return True
 
 
 def _choose_sensor(recording: Recording, placement: str | None) -> SensorRecording | None:
