@@ -252,3 +252,19 @@ def _push_frames(sensor, frame_s):
     parts = [stage.push(b) for b in _cut(sensor, [37])]
     parts.append(stage.finish())
     return StrideTable.concat(parts)
+
+
+def test_broken_shoe_beside_the_hip_is_left_out(tmp_path):
+    from imu_hip.io import write_mcap
+    from imu_hip.model import Recording, SensorRecording
+
+    sim = simulate(RunnerParams(phases=(("run", 12.0),)), seed=2,
+                   placements=("sacrum", "left_foot"))
+    shoe = sim.recording.sensor("left_foot")
+    acc = shoe.acc_mps2.copy()
+    acc[100:110] = np.nan
+    broken = SensorRecording(shoe.sensor_id, "left_foot", shoe.rate_hz, shoe.t_s, acc,
+                             shoe.gyr_rads)
+    write_mcap(Recording([sim.recording.sensor("sacrum"), broken]), tmp_path / "s.mcap")
+    res = analyze(str(tmp_path / "s.mcap"))
+    assert len(res.steps) > 20 and res.strides is None
