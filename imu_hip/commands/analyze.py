@@ -54,6 +54,11 @@ def run(args: argparse.Namespace) -> int:
         print(format_stride_summary(result.summary))
     else:
         print(format_summary(result.summary))
+        if isinstance(result.summary.get("shoes"), dict) and "metrics" in result.summary["shoes"]:
+            from imu_hip.metrics.foot import format_stride_summary
+
+            print("\nshoes:")
+            print(format_stride_summary(result.summary["shoes"]))
     if args.out:
         paths = result.write(args.out)
         print("wrote " + ", ".join(str(p) for p in paths))

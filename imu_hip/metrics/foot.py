@@ -185,7 +185,11 @@ def format_stride_summary(summary: dict) -> str:
     share = summary["foot_strike_share_pct"]
     lines.append("foot strike: " + ", ".join(f"{k} {num(v, 3)} %" for k, v in share.items()))
     if "time_offset_s" in summary:
-        lines.append(f"sensor time offset from events: {summary['time_offset_s']}")
+        off = summary["time_offset_s"]
+        lines.append("clock offset hip minus shoes, from the initial contacts: "
+                     + ("-" if off is None or not np.isfinite(off) else f"{1000 * off:+.1f} ms")
+                     + f"; hip steps matched to shoe contacts "
+                     f"{num(summary.get('sacral_steps_matched_pct'), 3)} %")
     lines.append("")
     lines.append(f"{'metric':<26}{'median':>9}{'IQR':>17}{'left':>9}{'right':>9}{'asym %':>8}")
     for name, m in summary["metrics"].items():
