@@ -278,6 +278,21 @@ def test_shoe_sensors_fill_the_foot_panels():
     assert np.isfinite(cols["impact_peak_g"][~shoe_rows]).any()
 
 
+def test_ble_sized_blocks_give_the_same_steps(short_sim):
+    """The hub batches small blocks for the stages; the steps equal one push of everything."""
+    from imu_hip.pipeline import SacralStage, push_all
+
+    sensor = short_sim.recording.sensors[0]
+    hub = Hub()
+    for b in sensor.blocks(7):
+        hub.ingest(b)
+    hub.finish()
+    _, cols = hub.steps.snapshot()
+    expect = push_all(SacralStage(sensor.rate_hz, True, frame_s=2.0), sensor.blocks(10**6))
+    np.testing.assert_array_equal(cols["t_ic_s"], expect["t_ic_s"])
+    np.testing.assert_allclose(cols["pelvic_drop_deg"], expect["pelvic_drop_deg"], rtol=1e-9)
+
+
 def test_pause_holds_the_position(short_sim):
     hub = Hub()
     feeder = ReplayFeeder(short_sim.recording, hub, speed=2.0, paused=True)

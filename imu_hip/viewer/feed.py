@@ -115,7 +115,8 @@ class Hub:
     """Shared state between the worker thread and the GUI (see the module docstring).
 
     ``window_max_s``: the longest window the GUI may show (sizes the ring buffers).
-    ``analyse``: run the pipeline stages on the incoming blocks (False: signals only).
+    ``analyse``: run the pipeline stages on the incoming blocks (False: signals only); they get
+    the blocks in batches of at least ``batch_s`` (0.1 s).
     """
 
     def __init__(
@@ -135,6 +136,8 @@ class Hub:
         self.errors: list[str] = []
         self.recording_path: str | None = None
         self._stages: dict[str, Any] = {}
+        self._pending: dict[str, list[Block]] = {}
+        self.batch_s = 0.1
         self._recorder = None
         self._record_start_s = math.nan
         self._requests: queue.SimpleQueue = queue.SimpleQueue()
@@ -180,12 +183,8 @@ class Hub:
         if ring.channels == 6 and block.gyr_rads is not None:
             vals = np.hstack((vals, block.gyr_rads * RAD2DEG))
         ring.push(block.t_s, vals, gap_before=block.gap_before)
-        stage = self._stages.get(block.sensor_id)
-        if stage is not None:
-            try:
-                self.steps.append(stage.push(block))
-            except ImuHipError as e:
-                self._stage_failed(block.sensor_id, e)
+        if block.sensor_id in self._stages:
+            self._batch(block)
         if self._recorder is not None:
             try:
                 self._recorder.write_block(block)
@@ -197,8 +196,43 @@ class Hub:
         """Steps computed elsewhere (e.g. by a live session's own pipeline)."""
         self.steps.append(steps)
 
+    def _batch(self, block: Block) -> None:
+        """Blocks go to the pipeline stages in batches of >= ``batch_s`` (the stages' results do
+        not depend on how the stream is cut, and a few large pushes cost far less than many
+        BLE-sized ones; steps come out at most ``batch_s`` later)."""
+        sid = block.sensor_id
+        pending = self._pending.setdefault(sid, [])
+        if pending and (block.gap_before or (block.gyr_rads is None)
+                        != (pending[0].gyr_rads is None)):
+            self._flush(sid)
+            pending = self._pending.setdefault(sid, [])
+        pending.append(block)
+        n = sum(len(b) for b in pending)
+        if n >= self.batch_s * block.rate_hz:
+            self._flush(sid)
+
+    def _flush(self, sensor_id: str) -> None:
+        blocks = self._pending.pop(sensor_id, [])
+        stage = self._stages.get(sensor_id)
+        if not blocks or stage is None:
+            return
+        b0 = blocks[0]
+        joined = b0 if len(blocks) == 1 else Block(
+            b0.sensor_id, b0.placement, b0.rate_hz,
+            np.concatenate([b.t_s for b in blocks]),
+            np.concatenate([b.acc_mps2 for b in blocks]),
+            None if b0.gyr_rads is None else np.concatenate([b.gyr_rads for b in blocks]),
+            b0.gap_before,
+        )
+        try:
+            self.steps.append(stage.push(joined))
+        except ImuHipError as e:
+            self._stage_failed(sensor_id, e)
+
     def finish(self) -> None:
         """End of the stream: the stages give their last steps."""
+        for sid in list(self._pending):
+            self._flush(sid)
         for sid, stage in list(self._stages.items()):
             try:
                 self.steps.append(stage.finish())
@@ -212,6 +246,7 @@ class Hub:
         for ring in self.rings.values():
             ring.clear()
         self._stages.clear()
+        self._pending.clear()
         for info in self.sensors.values():
             self._new_stage(info)
         self.steps.truncate(t_s)
