@@ -252,7 +252,8 @@ class ViewerWindow(QtWidgets.QMainWindow):
         target = pg.InfiniteLine(angle=0, pen=pg.mkPen("#c00000", style=dot))
         for line in (median, target):
             line.setVisible(False)
-            p.addItem(line, ignoreBounds=True)
+        p.addItem(median, ignoreBounds=True)
+        p.addItem(target)  # the y range includes the target, so the line is always in view
         self._panels[spec.column] = {
             "plot": p, "curves": curves, "median": median, "target": target, "warning": None,
         }
