@@ -73,13 +73,13 @@ FOOT_COLUMNS = ("t_ic_s", "side", "gait", "foot_strike_angle_deg", "pronation_ex
 
 
 class FootPanelsStage:
-    """The shoe pipeline (:class:`imu_hip.foot_pipeline.FootStage`, 4 s frames for a short
-    delay) reduced to the columns of the shoe panels (:data:`FOOT_COLUMNS`)."""
+    """The shoe pipeline (:class:`imu_hip.foot_pipeline.FootStage` with its live frames)
+    reduced to the columns of the shoe panels (:data:`FOOT_COLUMNS`)."""
 
     def __init__(self, info: SensorInfo):
         from imu_hip.foot_pipeline import FootStage
 
-        self.stage = FootStage(info.rate_hz, info.placement, frame_s=4.0)
+        self.stage = FootStage(info.rate_hz, info.placement)
 
     def push(self, block: Block) -> dict[str, np.ndarray]:
         return _foot_columns(self.stage.push(block))
