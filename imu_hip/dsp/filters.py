@@ -572,6 +572,7 @@ def moving_mean(x: np.ndarray, width: int) -> np.ndarray:
     local = local.reshape(*lead, nb * block)
     out = np.empty((*lead, nb * block))
     np.subtract(local[..., width:], local[..., :-width], out=out[..., :-width])
+    out[..., -width:] = 0.0  # never read back, but must not hold garbage (NaN warnings)
     # windows starting at i % block >= block - width end in the next block: add this block's sum
     out.reshape(*lead, nb, block)[..., block - width:] += sums[..., None]
     out = out[..., :n]
