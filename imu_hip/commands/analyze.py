@@ -34,8 +34,21 @@ def add_parser(sub) -> None:
     p.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def format_result(result) -> str:
+    """The printed summary of an analysis: hip steps, shoe strides, or both."""
+    from imu_hip.metrics.foot import format_stride_summary
     from imu_hip.metrics.summary import format_summary
+
+    if result.strides is not None and not len(result.steps):
+        return format_stride_summary(result.summary)
+    text = format_summary(result.summary)
+    shoes = result.summary.get("shoes")
+    if isinstance(shoes, dict) and "metrics" in shoes:
+        text += "\n\nshoes:\n" + format_stride_summary(shoes)
+    return text
+
+
+def run(args: argparse.Namespace) -> int:
     from imu_hip.pipeline import analyze, check_output_dir
 
     if args.out:
@@ -48,17 +61,7 @@ def run(args: argparse.Namespace) -> int:
         progress=progress,
         axes=args.axes,
     )
-    if result.strides is not None and not len(result.steps):
-        from imu_hip.metrics.foot import format_stride_summary
-
-        print(format_stride_summary(result.summary))
-    else:
-        print(format_summary(result.summary))
-        if isinstance(result.summary.get("shoes"), dict) and "metrics" in result.summary["shoes"]:
-            from imu_hip.metrics.foot import format_stride_summary
-
-            print("\nshoes:")
-            print(format_stride_summary(result.summary["shoes"]))
+    print(format_result(result))
     if args.out:
         paths = result.write(args.out)
         print("wrote " + ", ".join(str(p) for p in paths))
