@@ -199,3 +199,66 @@ def test_rate_from_start_responses():
         dec.feed(bytes.fromhex(resp), 0.0)
     (b,) = dec.feed(pmd.encode_frame(pmd.ACC, 10**18, np.zeros((13, 3))), 0.0)
     assert b.rate_hz == 200.0 and dec.stats.malformed_total == 0
+
+
+def _stream(rate_hz: float, n: int, frames: int, t0_ns: int = 800_000_000 * 10**9):
+    """Consecutive ACC frames of ``n`` samples at ``rate_hz``: (frame bytes, per-sample device
+    times in s) for each; sample i of the stream is at t0 + i / rate."""
+    out = []
+    for k in range(frames):
+        i = k * n + np.arange(n)
+        ts = t0_ns + round(int(i[-1]) * 1e9 / rate_hz)
+        counts = np.column_stack([i % 100, -(i % 50), 1000 + i % 7])
+        out.append((pmd.encode_frame(pmd.ACC, ts, counts), t0_ns * 1e-9 + i / rate_hz))
+    return out
+
+
+@pytest.mark.parametrize("negotiated", [True, False])
+@pytest.mark.parametrize("lost", [[3], [3, 4], [2, 5, 6, 7]])
+def test_lost_frames_keep_the_rate_and_every_sample_time(negotiated, lost):
+    """Frames lost in the air (PMD has no sequence numbers) must not change the rate: each
+    frame after a hole keeps per-sample device times exactly 1 / rate apart, at the right
+    place (the timestamp difference over a hole covers several frames)."""
+    dec = pmd.PolarPmdDecoder()
+    if negotiated:  # Verity-like answers: ACC 200 Hz refused, 52 Hz accepted
+        for resp in ("F0 02 02 08", "F0 02 02 00 00"):
+            dec.feed(bytes.fromhex(resp), 0.0)
+    frames = _stream(52.0, 13, 10)
+    got = []
+    for k, (data, _) in enumerate(frames):
+        if k in lost:
+            continue
+        (b,) = dec.feed(data, float(k))
+        got.append((k, b))
+    for k, b in got:
+        if k == 0 and not negotiated:
+            continue  # the guess before the first measurement (52 Hz for Verity anyway)
+        assert b.rate_hz == 52.0, k
+        np.testing.assert_allclose(b.device_t_s, frames[k][1], atol=1e-6, rtol=0)
+
+
+def test_a_real_rate_change_is_adopted_when_confirmed():
+    """Not negotiated: a stream measured at 104 Hz whose timestamps then say 52 Hz twice in a
+    row (really restarted at 52 Hz) follows; once (one lost frame) it does not."""
+    dec = pmd.PolarPmdDecoder(rates_hz={pmd.ACC: 104.0})
+    fast = _stream(104.0, 20, 3)
+    t_end = fast[-1][1][-1]
+    slow = _stream(52.0, 20, 3, t0_ns=round((t_end + 1 / 52.0) * 1e9))
+    rates = []
+    for k, (data, _) in enumerate(fast + slow):
+        (b,) = dec.feed(data, float(k))
+        rates.append(b.rate_hz)
+    # frame 3 (the first slow one) looks like a lost frame at 104 Hz: kept; frame 4 confirms
+    assert rates == [104.0] * 4 + [52.0] * 2
+
+
+def test_first_frame_before_its_start_response_uses_the_next_asked_rate():
+    """ACC 200 Hz refused; the 52 Hz start's first frame overtakes its own response."""
+    dec = pmd.PolarPmdDecoder()
+    dec.feed(bytes.fromhex("F0 02 02 08"), 0.0)
+    frames = _stream(52.0, 13, 2)
+    (b0,) = dec.feed(frames[0][0], 0.1)
+    dec.feed(bytes.fromhex("F0 02 02 00 00"), 0.2)
+    (b1,) = dec.feed(frames[1][0], 0.3)
+    assert b0.rate_hz == b1.rate_hz == 52.0
+    np.testing.assert_allclose(b0.device_t_s, frames[0][1], atol=1e-6, rtol=0)

@@ -23,12 +23,17 @@ and the byte layouts exercised by its unit tests, e.g. ``AccDataTest.kt``, ``Gyr
   x factor.
 
 Per-sample device times: the frame's timestamp is the last sample's; earlier samples are spaced
-at the stream's sample rate: the rate of the start command the sensor accepted (known from the
-start responses when the session feeds the control point's indications to the decoder, as
-:data:`PROFILE` asks; otherwise 200 Hz for uncompressed ACC (H10) and 52 Hz for compressed
-frames (Verity Sense)); from the second frame of a stream on, it is re-estimated from the
-timestamps and snapped to the nearest rate a Polar sensor offers. A notification may also be a
-control-point response: it is parsed (FACTOR, accepted rate) and never counted as malformed.
+at the stream's sample rate. That rate is the one of the start command the sensor accepted
+(negotiated: known from the start responses when the session feeds the control point's
+indications to the decoder, as :data:`PROFILE` asks); timestamps then only reveal lost frames
+(the orderer's job) and never change it. Without a start response the rate is guessed (200 Hz
+for uncompressed ACC (H10), 52 Hz for compressed frames (Verity Sense); after a refused start,
+the type's next start command's rate) and measured from the timestamps of consecutive frames
+(samples / timestamp difference, snapped to the nearest rate a Polar sensor offers). PMD frames
+carry no sequence number, so one lost frame doubles the timestamp difference: a measurement of
+a whole fraction (1/2, 1/3 ...) of the current rate is taken as lost frames, and adopted only
+when the next frame confirms it. A notification may also be a control-point response: it is
+parsed (FACTOR, accepted rate) and never counted as malformed.
 
 ACC blocks carry ``acc_mps2`` only and GYRO blocks ``gyr_rads`` only: the two streams have their
 own timestamps; ``seq`` is None (PMD has no sequence numbers).
@@ -67,7 +72,9 @@ MG_TO_MPS2 = 1e-3 * G
 DPS_TO_RADS = math.pi / 180.0
 
 
-def _setting(kind: int, value: int | float) -> bytes:
+def encode_setting(kind: int, value: int | float) -> bytes:
+    """One setting ``<type> <count=1> <value LE>`` (float32 for FACTOR), as in start commands
+    and start responses."""
     if kind == SET_FACTOR:
         return bytes((kind, 1)) + struct.pack("<f", value)
     return bytes((kind, 1)) + int(value).to_bytes(_SETTING_SIZE[kind], "little")
@@ -81,12 +88,12 @@ def cmd_get_settings(meas_type: int) -> bytes:
 def cmd_start(meas_type: int, sample_rate_hz: int, range_: int | None = None,
               resolution: int = 16, channels: int | None = 3) -> bytes:
     """Start a measurement with sample rate, resolution, range (g or °/s) and channels."""
-    out = bytes((OP_START, meas_type)) + _setting(SET_SAMPLE_RATE, sample_rate_hz)
-    out += _setting(SET_RESOLUTION, resolution)
+    out = bytes((OP_START, meas_type)) + encode_setting(SET_SAMPLE_RATE, sample_rate_hz)
+    out += encode_setting(SET_RESOLUTION, resolution)
     if range_ is not None:
-        out += _setting(SET_RANGE, range_)
+        out += encode_setting(SET_RANGE, range_)
     if channels is not None:
-        out += _setting(SET_CHANNELS, channels)
+        out += encode_setting(SET_CHANNELS, channels)
     return out
 
 
@@ -241,6 +248,17 @@ class PolarPmdDecoder(Decoder):
             self._start_rates.setdefault(cmd[1], []).append(float(rate))
         self._start_count: dict[int, int] = {}
         self._last_ts: dict[tuple[int, int], int] = {}
+        #: streams whose rate a start response fixed / that were measured from timestamps
+        self._negotiated: set[int] = set()
+        self._measured: set[tuple[int, bool]] = set()
+        #: a lower rate seen once (lost frames, or really the rate: the next frame tells)
+        self._pending_rate: dict[tuple[int, bool], float] = {}
+
+    def _set_rate(self, meas_type: int, rate_hz: float) -> None:
+        for compressed in (False, True):
+            self._rate_hz[(meas_type, compressed)] = float(rate_hz)
+            self._measured.discard((meas_type, compressed))
+            self._pending_rate.pop((meas_type, compressed), None)
 
     def _factor(self, meas_type: int) -> float | None:
         return self.factors.get(meas_type)
@@ -271,20 +289,34 @@ class PolarPmdDecoder(Decoder):
         raise _Malformed("unsupported_frame_type")
 
     def _rate(self, meas_type: int, frame_type: int, ts_ns: int, n: int) -> float:
-        """Nominal rate, re-estimated from the previous frame's timestamp when plausible."""
+        """The stream's sample rate for a frame of ``n`` samples whose last one is at ``ts_ns``
+        (see the module doc: negotiated, else guessed and measured from consecutive frames)."""
         key = (meas_type, frame_type)
         rkey = (meas_type, bool(frame_type & 0x80))
         prev = self._last_ts.get(key)
-        rate = self._rate_hz[rkey]
-        if prev is not None and ts_ns > prev:
-            est = n / ((ts_ns - prev) * 1e-9)
-            nearest = min(KNOWN_RATES_HZ, key=lambda r: abs(r - est))
-            if abs(nearest - est) <= 0.03 * nearest:
-                rate = nearest
-                self._rate_hz[rkey] = nearest
         if prev is None or ts_ns > prev:
             self._last_ts[key] = ts_ns
-        return rate
+        rate = self._rate_hz[rkey]
+        if meas_type in self._negotiated or prev is None or ts_ns <= prev:
+            return rate
+        est = n / ((ts_ns - prev) * 1e-9)
+        nearest = min(KNOWN_RATES_HZ, key=lambda r: abs(r - est))
+        if abs(nearest - est) > 0.03 * nearest:
+            self._pending_rate.pop(rkey, None)
+            return rate  # no rate a Polar sensor offers: a hole of a fraction of a frame ...
+        if nearest == rate:
+            self._measured.add(rkey)
+            self._pending_rate.pop(rkey, None)
+            return rate
+        ratio = rate / nearest
+        looks_lost = ratio > 1.5 and abs(ratio - round(ratio)) <= 0.03 * ratio
+        if looks_lost and rkey in self._measured and self._pending_rate.get(rkey) != nearest:
+            self._pending_rate[rkey] = nearest  # a whole frame or more lost; unless it repeats
+            return rate
+        self._pending_rate.pop(rkey, None)
+        self._measured.add(rkey)
+        self._rate_hz[rkey] = nearest
+        return nearest
 
     def feed(self, data: bytes, received_at: float) -> list[DecodedBlock]:
         self.stats.notifications += 1
@@ -300,10 +332,15 @@ class PolarPmdDecoder(Decoder):
                 asked = self._start_rates[resp.meas_type]
                 k = self._start_count.get(resp.meas_type, 0)
                 self._start_count[resp.meas_type] = k + 1
-                if resp.status == 0 and asked[k % len(asked)] > 0:
-                    r = asked[k % len(asked)]
-                    self._rate_hz[(resp.meas_type, False)] = r
-                    self._rate_hz[(resp.meas_type, True)] = r
+                r = asked[k % len(asked)]
+                if resp.status == 0 and r > 0:
+                    self._set_rate(resp.meas_type, r)
+                    self._negotiated.add(resp.meas_type)
+                elif resp.status != 0 and resp.meas_type not in self._negotiated and \
+                        k % len(asked) + 1 < len(asked) and asked[k % len(asked) + 1] > 0:
+                    # refused: the next start command of this type is on its way, and its
+                    # frames may arrive before its response
+                    self._set_rate(resp.meas_type, asked[k % len(asked) + 1])
             if resp.op == OP_START and resp.status == 0 and SET_FACTOR in resp.settings:
                 f = resp.settings[SET_FACTOR][-1]
                 if math.isfinite(f) and f > 0:

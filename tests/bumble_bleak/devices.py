@@ -150,7 +150,7 @@ async def polar_device(
             if settings.get(p.SET_SAMPLE_RATE, [rate])[0] != rate:
                 return bytes((p.RESPONSE_CODE, op, kind, PMD_INVALID_SAMPLE_RATE))
             running.add(kind)
-            extra = p._setting(p.SET_FACTOR, gyro_factor) if kind == p.GYRO else b""
+            extra = p.encode_setting(p.SET_FACTOR, gyro_factor) if kind == p.GYRO else b""
             return bytes((p.RESPONSE_CODE, op, kind, PMD_SUCCESS, 0)) + extra
         if op == p.OP_STOP:
             running.discard(kind)
