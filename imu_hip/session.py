@@ -407,7 +407,11 @@ class Session:
     about 3-6 s after it happened).
     ``calibration_for(device_id)``: called once per device when the session starts; returns a
     :class:`Calibration` (or None). ``on_connect(spec)``: awaited every time a device (re)enters
-    ``streaming`` (e.g. to write a calibration to it). ``metadata``: free text stored in the
+    ``streaming`` (e.g. to write a calibration to it). ``on_response(spec, uuid, data,
+    received_at)``: every notification that is not sample data (command responses, e.g. on
+    imu-hip's Response characteristic: hand them to a
+    :class:`~imu_hip.calibration.CommandChannel`); neither decoded nor recorded.
+    ``metadata``: free text stored in the
     recording. ``flush_interval_s``: the recording is on disk at least this often.
     If writing the recording fails (disk full ...), what was flushed stays valid, the error is in
     :attr:`recording_error` and, with ``stop_on_record_error`` (default), the session stops.
@@ -421,6 +425,7 @@ class Session:
         on_steps: Callable[[str, StepTable], None] | None = None,
         calibration_for: Callable[[str], CalibrationLike | None] | None = None,
         on_connect: Callable[[DeviceSpec], Awaitable[None]] | None = None,
+        on_response: Callable[[DeviceSpec, str, bytes, float], Any] | None = None,
         metadata: dict[str, str] | None = None,
         frame_s: float = 2.0,
         flush_interval_s: float = 0.5,
@@ -436,6 +441,7 @@ class Session:
         self.on_block = on_block
         self.on_steps = on_steps
         self.on_connect = on_connect
+        self.on_response = on_response
         self.metadata = dict(metadata or {})
         self.frame_s = float(frame_s)
         self.flush_interval_s = float(flush_interval_s)
@@ -568,7 +574,13 @@ class Session:
 
     def _on_notification(self, dev: _Device, uuid: str, data: bytes, received_at: float) -> None:
         if dev.notify_uuids and str(uuid).lower() not in dev.notify_uuids:
-            return  # command responses and the like: not sample data
+            # command responses and the like: not sample data
+            if self.on_response is not None:
+                try:
+                    self.on_response(dev.spec, str(uuid).lower(), bytes(data), received_at)
+                except Exception as err:  # noqa: BLE001 - a consumer bug must not end streaming
+                    log.warning("on_response failed: %s", err)
+            return
         data = bytes(data)
         if self._recorder is not None:
             self._record(self._recorder.write_raw, dev.spec.device_id, received_at, data)

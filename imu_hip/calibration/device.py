@@ -20,7 +20,11 @@ class CommandChannel:
     :class:`imu_hip.ble.link.Link`.
 
     Responses arrive as notifications on the protocol's Response characteristic: pass them to
-    :meth:`on_notification` (e.g. from the link's notification handler). When none arrives within
+    :meth:`on_notification` (from the link's notification handler, or from a
+    :class:`~imu_hip.session.Session`'s ``on_response`` while it streams the device; a
+    :class:`~imu_hip.ble.bleak_link.BleakLink` subscribes the Response characteristic). Responses
+    to commands not sent through this channel (the link's own start / stop) are not taken
+    (:meth:`on_notification` returns False). When none arrives within
     ``timeout_s``, the Response characteristic is read once instead (for links or devices that
     allow reading it). Responses are matched to commands by opcode and token.
     """

@@ -8,13 +8,16 @@ on a live sensor. ``imu-hip calibrate show ID_OR_FILE`` prints a stored calibrat
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 
 from imu_hip.cli import positive_float
 from imu_hip.model import G, ImuHipError
 
 ORDER = 40
+
+#: bleak backends (:class:`imu_hip.ble.bleak_link.BleakBackends`) to use instead of the
+#: platform's, for scanning and connecting (tests set this; None: the platform's own).
+BLEAK_BACKENDS = None
 
 
 def add_parser(sub) -> None:
@@ -43,8 +46,8 @@ def add_parser(sub) -> None:
     a.add_argument("--seed", type=int, default=0, help="--sim: seed of the simulated errors")
     a.add_argument("--write-device", action="store_true", help="--device: also write the "
                    "calibration to the device (imu-hip protocol) and read it back")
-    a.add_argument("--protocol", default="imu-hip", help="--device: the device's protocol "
-                   "(default imu-hip)")
+    a.add_argument("--protocol", help="--device: the device's protocol, when it does not "
+                   "announce one (see imu-hip scan)")
     a.set_defaults(func=run_accel)
     s = csub.add_parser("show", help="print a stored calibration")
     s.add_argument("target", metavar="ID_OR_FILE", help="device id or calibration file")
@@ -182,51 +185,20 @@ def _run_sim(args, poses, range_mps2) -> int:
     return 0
 
 
-_ADDRESS = re.compile(r"^([0-9A-Fa-f]{2}:){5}[0-9A-Fa-f]{2}$|^[0-9A-Fa-f-]{36}$")
+async def _find_link(name_or_address: str, protocol: str | None):
+    """A BleakLink to the device (an address, an exact name or a unique name prefix), found by
+    one scan; one-line :class:`ImuHipError` without an adapter or without such a device."""
+    from imu_hip.ble.bleak_link import BleakBackends, BleakLink
+    from imu_hip.ble.scan import find_device
+    from imu_hip.text import terminal_safe
 
-
-async def _find_link(name_or_address: str, protocol: str):
-    """A BleakLink to the device: an address is used as it is, a name is scanned for."""
-    from imu_hip.ble.bleak_link import BleakLink
-
-    if _ADDRESS.match(name_or_address):
-        return BleakLink(name_or_address, protocol)
-    from bleak import BleakScanner
-
-    try:
-        dev = await BleakScanner.find_device_by_name(name_or_address, timeout=10.0)
-    except Exception as e:  # noqa: BLE001  (no adapter, permissions, backend errors)
-        raise ImuHipError(f"cannot scan for {name_or_address!r} (is Bluetooth available?): "
-                          f"{e}") from None
-    if dev is None:
-        raise ImuHipError(f"no Bluetooth device named {name_or_address!r} found in 10 s")
-    return BleakLink(dev, protocol)
-
-
-class _TeeLink:
-    """A link whose command responses go to a :class:`~imu_hip.calibration.CommandChannel`
-    first (the session only wants sample data); everything else is the wrapped link's."""
-
-    def __init__(self, link, channel):
-        self._link = link
-        self._channel = channel
-        self.info = link.info
-
-    async def run(self, on_notification, on_state) -> None:
-        def tee(uuid: str, data: bytes, received_at: float) -> None:
-            if not self._channel.on_notification(uuid, data, received_at):
-                on_notification(uuid, data, received_at)
-
-        await self._link.run(tee, on_state)
-
-    async def stop(self) -> None:
-        await self._link.stop()
-
-    async def write(self, uuid: str, data: bytes) -> None:
-        await self._link.write(uuid, data)
-
-    async def read(self, uuid: str) -> bytes:
-        return await self._link.read(uuid)
+    backends = BLEAK_BACKENDS or BleakBackends()
+    found = await find_device(name_or_address, 10.0, backend=backends.scanner)
+    proto = found.info.protocol or protocol
+    if not proto:
+        raise ImuHipError(f"{terminal_safe(name_or_address, 80)!r}: unknown protocol; give "
+                          "--protocol")
+    return BleakLink(found.device, proto, name=found.info.name, backends=backends)
 
 
 async def guide_over_link(link, protocol: str, device_id: str, guide, show,
@@ -262,8 +234,9 @@ async def guide_over_link(link, protocol: str, device_id: str, guide, show,
             asyncio.get_running_loop().create_task(write_then_stop())
 
     channel = C.CommandChannel(link)
-    session = Session([DeviceSpec(_TeeLink(link, channel), "unknown", protocol, device_id)],
-                      on_block=on_block)
+    session = Session([DeviceSpec(link, "unknown", protocol, device_id)], on_block=on_block,
+                      on_response=lambda _spec, uuid, data, t: channel.on_notification(uuid,
+                                                                                       data, t))
     for ev in guide.start():
         show(ev)
     await session.run()
@@ -287,13 +260,17 @@ def _run_device(args, poses, range_mps2) -> int:
 
     async def main() -> int:
         link = await _find_link(args.device, args.protocol)
+        protocol = link.info.protocol
+        if args.write_device and protocol != "imu-hip":
+            raise ImuHipError(f"--write-device needs a device speaking the imu-hip protocol; "
+                              f"{terminal_safe(args.device, 80)!r} speaks {protocol}")
         device_id = args.device_id or link.info.address or args.device
         guide = C.AccelCalibrationGuide(poses, device_id, hold_s=args.hold_s,
                                         range_mps2=range_mps2,
                                         method=f"guided static poses ({len(poses)})")
         _print(f"connecting to {terminal_safe(args.device)} ...")
         try:
-            back = await guide_over_link(link, args.protocol, device_id, guide, _show_event,
+            back = await guide_over_link(link, protocol, device_id, guide, _show_event,
                                          args.write_device)
         except ImuHipError as e:
             if guide.result is None:
