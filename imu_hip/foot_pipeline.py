@@ -7,6 +7,13 @@ of ``frame_s`` of each gap-free segment with ``margin_s`` of context on both sid
 (mid-stance). Every decision is taken at fixed sample counts, never at block boundaries, so the
 strides do not depend on how the input was cut into blocks.
 
+Short holes (a few lost packets) are filled by the resampler and flagged; a stride whose span
+between its two mid-stances, widened by :data:`HOLE_MARGIN_S`, touches a filled sample is
+dropped and counted (``strides_dropped_``): the strapdown integration, the events and the foot
+angles of the strides reported never rest on filled data. When only the toe-off after the
+stride (which closes its contact time) would, that toe-off is not measured: contact time and
+pronation are NaN, the rest of the stride stands.
+
 :func:`analyze_feet` analyses one or two shoes (and adds flight times across the feet);
 :func:`attach_shoes` gives the sacral steps of the same session their side and contact timing
 from the shoes, with the time offset between the sensors estimated from the events.
@@ -28,6 +35,12 @@ from imu_hip.model import Block, ImuHipError, InputError, SensorRecording
 from imu_hip.strides import StrideTable
 
 FOOT_PLACEMENTS = ("left_foot", "right_foot")
+#: Margin (s) around a stride that must be free of filled samples. Everything of a stride is
+#: measured on the samples between its mid-stances, except the mid-stances themselves: minima of
+#: the SHOE statistic, two 25 ms moving means (:func:`imu_hip.gait.foot.shoe_statistic`), so a
+#: sample further than 25 ms away does not change the statistic at the mid-stance; a filled
+#: stretch that became the minimum would put the mid-stance inside the hole (dropped). 30 ms.
+HOLE_MARGIN_S = 0.03
 SIDE = {"left_foot": "left", "right_foot": "right"}
 
 
@@ -40,6 +53,7 @@ class _Seg:
     gyr: list[np.ndarray] = field(default_factory=list)
     length: int = 0
     next_frame: int = 0
+    filled: list[np.ndarray] = field(default_factory=list)  # segment indices of filled samples
 
 
 class FootStage:
@@ -49,6 +63,7 @@ class FootStage:
     ``gyro_range_rads``: the gyroscope's full scale if known (clipping is otherwise found from
     the data). ``push(block)`` returns the strides completed by that block (possibly none);
     ``finish()`` the rest. Attributes: ``gaps_``, ``samples_``, ``clipped_samples_``,
+    ``holes_filled_``, ``filled_samples_``, ``strides_dropped_`` (touching a filled hole),
     ``frame_`` (the last foot frame found, sensor coordinates, columns forward/left/up).
     Live, a stride is reported ``frame_s + margin_s`` (default 2 + 4 s) after its end at the
     latest; the margin covers the longest stride (2.5 s) and the toe-off after it. Offline
@@ -72,10 +87,20 @@ class FootStage:
         self.clipped_samples_ = 0
         self.frame_: np.ndarray | None = None
         self._looks: list[bool | None] = []
+        self.strides_dropped_ = 0
+        self._hole_margin_n = int(np.ceil(HOLE_MARGIN_S * self.rate_hz))
 
     @property
     def gaps_(self) -> int:
         return self._resampler.gaps
+
+    @property
+    def holes_filled_(self) -> int:
+        return self._resampler.holes_filled
+
+    @property
+    def filled_samples_(self) -> int:
+        return self._resampler.filled_samples
 
     def push(self, block: Block) -> StrideTable:
         if block.gyr_rads is None:
@@ -96,6 +121,8 @@ class FootStage:
             out.extend(self._end_segment())
             self._seg = _Seg(number=chunk.segment, t0_s=chunk.t0_s)
         seg = self._seg
+        if chunk.filled is not None:
+            seg.filled.append(seg.length + np.flatnonzero(chunk.filled))
         seg.acc.append(chunk.acc_mps2)
         assert chunk.gyr_rads is not None
         seg.gyr.append(chunk.gyr_rads)
@@ -127,8 +154,12 @@ class FootStage:
                 parts[:] = [np.vstack(parts)]
         acc = seg.acc[0][start - seg.offset: stop - seg.offset]
         gyr = seg.gyr[0][start - seg.offset: stop - seg.offset]
+        filled = None
+        if seg.filled:
+            idx = np.concatenate(seg.filled)
+            filled = idx[(idx >= start) & (idx < stop)] - start
         table = self._measure(acc, gyr, seg.t0_s + start / self.rate_hz,
-                              core_start - start, core_end - start)
+                              core_start - start, core_end - start, filled)
         seg.next_frame = int(np.ceil(core_end / self.frame_n))
         keep_from = seg.next_frame * self.frame_n - self.margin_n
         cut = keep_from - seg.offset
@@ -136,14 +167,19 @@ class FootStage:
             seg.acc[:] = [seg.acc[0][cut:]]
             seg.gyr[:] = [seg.gyr[0][cut:]]
             seg.offset = keep_from
+            if seg.filled:
+                idx = np.concatenate(seg.filled)
+                idx = idx[idx >= keep_from]
+                seg.filled[:] = [idx] if idx.size else []
         return table
 
     def _measure(self, acc: np.ndarray, gyr: np.ndarray, t0_s: float, core_start: int,
-                 core_end: int) -> StrideTable:
+                 core_end: int, filled: np.ndarray | None = None) -> StrideTable:
         fs = self.rate_hz
         core = slice(core_start, core_end)
         self._looks.append(looks_like_foot(acc[core], gyr[core], fs))
-        st, rot, gyr_fix, clip = detect_strides(acc, gyr, fs, self.gyro_range_rads)
+        st, rot, gyr_fix, clip = detect_strides(acc, gyr, fs, self.gyro_range_rads, filled,
+                                                self._hole_margin_n)
         self.clipped_samples_ += int(clip[core].sum())
         keep = (st.ms1 >= core_start) & (st.ms1 < core_end) & (st.ic >= 0)
         t_end = t0_s + st.ms1 / fs
@@ -152,6 +188,12 @@ class FootStage:
             self.frame_ = st.frame
         if not keep.any() or st.frame is None:
             return StrideTable()
+        self._last_end = float(t_end[keep][-1])
+        if st.touched is not None:
+            self.strides_dropped_ += int((keep & st.touched).sum())
+            keep &= ~st.touched
+            if not keep.any():
+                return StrideTable()
         k = np.flatnonzero(keep)
         ms0, ms1, ic, to_prev, to = st.ms0[k], st.ms1[k], st.ic[k], st.to[k], st.to_next[k]
         frame = st.frame
@@ -188,7 +230,6 @@ class FootStage:
             "impact_peak_g": fm.impact_peak_g(acc, ic, fs),
             "clipped": st.clipped[k].astype(float),
         }
-        self._last_end = float(cols["t_end_s"][-1])
         return StrideTable(cols)
 
     def signal_verdict(self) -> bool | None:
@@ -256,6 +297,8 @@ def analyze_foot_sensor(sensor: SensorRecording, block_size: int = 1 << 16,
     info = {"sensor_id": sensor.sensor_id, "placement": sensor.placement,
             "rate_hz": sensor.rate_hz, "duration_s": sensor.duration_s, "samples": len(sensor),
             "gaps": stage.gaps_, "clipped_samples": stage.clipped_samples_,
+            "holes_filled": stage.holes_filled_, "filled_samples": stage.filled_samples_,
+            "strides_dropped_at_packet_loss": stage.strides_dropped_,
             "foot_frame_sensor": stage.frame_}
     return strides, info
 

@@ -3,12 +3,16 @@
 Stages per sacral sensor, all fed in order through ``push(block)``:
 
 1. :class:`~imu_hip.dsp.resample.Resampler` - host-time samples onto a uniform grid, split at gaps;
+   short holes (a few lost packets, up to :data:`~imu_hip.dsp.resample.MAX_FILL_S`) are filled
+   and flagged instead, so the filters below run on through sporadic packet loss;
 2. alignment - the first ``align_window_s`` of samples are buffered until gravity and the direction
    of travel give the sensor-to-body rotation (longer, up to ``align_max_s``, while the wearer
    stands still); a standing phase in that window gives the pelvis neutral;
 3. pelvis orientation (with a gyroscope) - a streaming complementary filter;
 4. gait events and per-step metrics - run on fixed frames of ``frame_s`` samples of each gap-free
-   segment, each seen with ``margin_s`` of context on both sides.
+   segment, each seen with ``margin_s`` of context on both sides. A step whose interval from
+   its initial contact to the next one, widened by :data:`HOLE_MARGIN_S` on both sides, touches
+   a filled sample is dropped and counted (``steps_dropped_``): no step rests on filled data.
 
 Every decision above is taken at fixed sample counts, never at block boundaries, so the result
 does not depend on how the input was cut into blocks. Live streaming uses a short frame (steps
@@ -46,6 +50,12 @@ PELVIS_COLUMNS = (
 )
 AXES = ("auto", "body")
 NO_GYRO_REASON = "no gyroscope: pelvis angles need angular rate, so they are not estimated"
+#: Margin (s) around a step's interval [initial contact, next initial contact] that must be
+#: free of filled samples. The event times come from a zero-phase 4th-order Butterworth
+#: low-pass at 20 Hz (:data:`imu_hip.gait.sacrum.EVENT_LOWPASS_HZ`, forward and backward):
+#: beyond 75 ms its impulse response stays below 1.1 % of its peak (1.5 % of its area), so a
+#: hole further away than that cannot move an event of the step noticeably.
+HOLE_MARGIN_S = 0.075
 
 
 @dataclass(eq=False)
@@ -60,6 +70,7 @@ class _Segment:
     ang: list[np.ndarray] = field(default_factory=list)
     length: int = 0  # samples received in this segment
     next_frame: int = 0
+    filled: list[np.ndarray] = field(default_factory=list)  # segment indices of filled samples
 
 
 class SacralStage:
@@ -67,7 +78,9 @@ class SacralStage:
 
     ``push(block)`` returns the steps completed by that block (possibly none); ``finish()``
     returns the rest. Attributes after or during the run: ``alignment_`` (None until found),
-    ``neutral_deg_`` (obliquity, tilt, rotation while standing, or None), ``gaps_``, ``samples_``.
+    ``neutral_deg_`` (obliquity, tilt, rotation while standing, or None), ``gaps_``, ``samples_``,
+    ``holes_filled_``, ``filled_samples_`` (short holes filled, see the module docstring) and
+    ``steps_dropped_`` (steps found but not reported because they touch a filled hole).
     ``alignment``: a known sensor-to-body rotation (e.g. :data:`BODY_AXES` for data already in
     the body frame); None (default) estimates it from the data.
     """
@@ -100,10 +113,20 @@ class SacralStage:
         self.alignment_: Alignment | None = alignment
         self.neutral_deg_: np.ndarray | None = None
         self.samples_ = 0
+        self.steps_dropped_ = 0
+        self._hole_margin_n = int(np.ceil(HOLE_MARGIN_S * self.rate_hz))
 
     @property
     def gaps_(self) -> int:
         return self._resampler.gaps
+
+    @property
+    def holes_filled_(self) -> int:
+        return self._resampler.holes_filled
+
+    @property
+    def filled_samples_(self) -> int:
+        return self._resampler.filled_samples
 
     @property
     def dropped_samples_(self) -> int:
@@ -186,6 +209,8 @@ class SacralStage:
             self._segment = _Segment(number=chunk.segment, t0_s=chunk.t0_s)
             self._orientation = PelvisOrientation(self.rate_hz) if self.has_gyro else None
         seg = self._segment
+        if chunk.filled is not None:
+            seg.filled.append(seg.length + np.flatnonzero(chunk.filled))
         acc = self.alignment_.apply(chunk.acc_mps2)
         seg.acc.append(acc)
         if self.has_gyro:
@@ -220,8 +245,13 @@ class SacralStage:
         acc = _take(seg.acc, seg.offset, start, stop)
         gyr = _take(seg.gyr, seg.offset, start, stop) if self.has_gyro else None
         ang = _take(seg.ang, seg.offset, start, stop) if self.has_gyro else None
+        filled = None
+        if seg.filled:
+            idx = np.concatenate(seg.filled)
+            filled = idx[(idx >= start) & (idx < stop)] - start
         steps = self._measure(
-            acc, gyr, ang, seg.t0_s + start / self.rate_hz, core_start - start, core_end - start
+            acc, gyr, ang, seg.t0_s + start / self.rate_hz, core_start - start, core_end - start,
+            filled,
         )
         seg.next_frame = int(np.ceil(core_end / self.frame_n))
         _trim(seg, keep_from=seg.next_frame * self.frame_n - self.margin_n)
@@ -235,7 +265,10 @@ class SacralStage:
         t0_s: float,
         core_start: int,
         core_end: int,
+        filled: np.ndarray | None = None,
     ) -> StepTable:
+        """Steps with initial contact in ``[core_start, core_end)``; ``filled``: sorted frame
+        indices of filled samples (steps touching them are dropped and counted)."""
         fs = self.rate_hz
         ev = detect_sacral_events(acc, gyr, fs)
         if ev.ic.size == 0:
@@ -247,6 +280,16 @@ class SacralStage:
         keep &= t_ic > self._last_t_ic + 0.05  # never the same contact twice across frames
         if not keep.any():
             return StepTable()
+        self._last_t_ic = float(t_ic[keep][-1])
+        if filled is not None and filled.size:
+            # the step's interval: to the next contact, else to its toe-off, else the contact
+            end = np.where(np.isfinite(next_ic), next_ic, np.where(np.isfinite(ev.to), ev.to,
+                                                                   ev.ic))
+            touch = _touches(filled, ev.ic - self._hole_margin_n, end + self._hole_margin_n)
+            self.steps_dropped_ += int((keep & touch).sum())
+            keep &= ~touch
+            if not keep.any():
+                return StepTable()
         ic, to, nxt = ev.ic[keep], ev.to[keep], next_ic[keep]
         side, gait = ev.side[keep], ev.gait[keep]
         step_time = (nxt - ic) / fs
@@ -270,7 +313,6 @@ class SacralStage:
         cols["loading_rate_bw_s"] = grf.loading_rate_bw_s(cols["vgrf_peak_bw"], contact, gait=gait)
         if ang is not None:
             cols.update(pelvis_step_metrics(ang, ic, to, nxt, side, self.neutral_deg_))
-        self._last_t_ic = float(cols["t_ic_s"][-1])
         return StepTable(cols)
 
 
@@ -297,10 +339,16 @@ def _first_samples(chunks: list[UniformChunk], n: int) -> list[UniformChunk]:
                 c.rate_hz,
                 c.acc_mps2[:n],
                 None if c.gyr_rads is None else c.gyr_rads[:n],
+                None if c.filled is None else c.filled[:n],
             )
         out.append(c)
         n -= len(c)
     return out
+
+
+def _touches(filled: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Whether any of the sorted sample indices ``filled`` lies in ``[lo, hi]`` (float bounds)."""
+    return np.searchsorted(filled, lo, side="left") < np.searchsorted(filled, hi, side="right")
 
 
 def _take(parts: list[np.ndarray], offset: int, start: int, stop: int) -> np.ndarray:
@@ -318,6 +366,10 @@ def _trim(seg: _Segment, keep_from: int) -> None:
     for parts in (seg.acc, seg.gyr, seg.ang):
         if parts:
             parts[:] = [np.vstack(parts)[cut:]]
+    if seg.filled:
+        idx = np.concatenate(seg.filled)
+        idx = idx[idx >= keep_from]
+        seg.filled[:] = [idx] if idx.size else []
     seg.offset = keep_from
 
 
@@ -478,6 +530,9 @@ def result_from_stage(
         "samples": len(sensor),
         "gaps": stage.gaps_,
         "dropped_samples": stage.dropped_samples_,
+        "holes_filled": stage.holes_filled_,
+        "filled_samples": stage.filled_samples_,
+        "steps_dropped_at_packet_loss": stage.steps_dropped_,
         "mass_kg": mass_kg,
         "alignment": None
         if alignment is None

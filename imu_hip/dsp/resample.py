@@ -1,12 +1,23 @@
 """Host-time samples -> a uniform grid at the nominal rate, split into gap-free segments.
 
-Real streams arrive with timestamp jitter and the odd dropped sample. The gait and orientation
-math wants uniform sampling, so every stream is linearly interpolated onto the grid
-``t0 + k / rate_hz`` (``t0`` = first sample of the segment, ``k`` = 0, 1, 2 ...). Holes up to
-:func:`imu_hip.model.gap_threshold_s` are interpolated over; a longer hole ends the segment
-and the next sample starts a new one: nothing is bridged across a gap. Grid times are computed
-from the integer ``k``, never accumulated, so the output does not depend on how the input was cut
-into blocks.
+Real streams arrive with timestamp jitter, the odd dropped sample and lost BLE packets. The gait
+and orientation math wants uniform sampling, so every stream is linearly interpolated onto the
+grid ``t0 + k / rate_hz`` (``t0`` = first sample of the segment, ``k`` = 0, 1, 2 ...). Three
+kinds of hole between two consecutive input samples:
+
+* up to :func:`imu_hip.model.gap_threshold_s` (a missing sample or two): interpolated, and the
+  grid samples are as good as measured ones;
+* longer, up to :data:`MAX_FILL_S` (a few lost packets), or any hole the block says has samples
+  missing before it (``Block.gap_before``) when it is that short: **filled** - interpolated so
+  the filters and detectors downstream run on without a break, and the grid samples in it
+  flagged in ``UniformChunk.filled``. The stages drop every step or stride that touches a filled
+  sample, so no event or metric rests on invented data;
+* longer than :data:`MAX_FILL_S` (link loss, a pause of the device): a gap - the segment ends
+  and the next sample starts a new one; nothing is bridged across it.
+
+Grid times are computed from the integer ``k``, never accumulated, and the flags depend only on
+the pair of input samples around each grid time, so the output does not depend on how the input
+was cut into blocks.
 """
 
 from __future__ import annotations
@@ -16,6 +27,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from imu_hip.model import Block, gap_threshold_s
+
+#: Longest hole between two input samples (s) that is filled instead of ending the segment.
+#: 0.2 s is four lost notifications of the imu-hip protocol (19 samples at 400 Hz = 47.5 ms
+#: each) and less than the shortest step accepted as gait (0.22 s,
+#: :data:`imu_hip.gait.sacrum.MIN_STEP_S`), so a filled hole never hides a whole step and
+#: the steps next to it are dropped instead; the orientation filter integrates the linearly
+#: filled angular rate across it, which stays a small error for such a short time. A longer
+#: hole (the link lost, the device paused) ends the segment as before.
+MAX_FILL_S = 0.2
 
 
 @dataclass(eq=False)
@@ -28,19 +48,26 @@ class UniformChunk:
     rate_hz: float
     acc_mps2: np.ndarray  # (n, 3)
     gyr_rads: np.ndarray | None  # (n, 3) or None
+    filled: np.ndarray | None = None  # (n,) bool: interpolated across a hole; None: none are
 
     def __len__(self) -> int:
         return int(self.acc_mps2.shape[0])
 
 
 class Resampler:
-    """Streaming resampler for one sensor: ``push(block)`` returns the new uniform chunks."""
+    """Streaming resampler for one sensor: ``push(block)`` returns the new uniform chunks.
 
-    def __init__(self, rate_hz: float):
+    ``max_fill_s``: longest hole filled (and flagged) instead of ending the segment (default
+    :data:`MAX_FILL_S`; 0 restores the old behaviour: every hole longer than the gap threshold
+    ends the segment).
+    """
+
+    def __init__(self, rate_hz: float, max_fill_s: float = MAX_FILL_S):
         if not rate_hz > 0:
             raise ValueError(f"rate_hz must be positive, got {rate_hz}")
         self.rate_hz = float(rate_hz)
         self._gap_s = gap_threshold_s(self.rate_hz)
+        self._fill_s = max(self._gap_s, float(max_fill_s))
         self.segment = -1
         self._t0 = 0.0
         self._next_k = 0
@@ -48,6 +75,8 @@ class Resampler:
         self._last_row: np.ndarray | None = None  # acc (+ gyr) of the last input sample
         self.dropped_out_of_order = 0  #: samples ignored because their time did not increase
         self.gaps = 0  #: gaps seen (segments started after the first)
+        self.holes_filled = 0  #: holes filled instead of ending the segment
+        self.filled_samples = 0  #: grid samples flagged as filled
 
     def push(self, block: Block) -> list[UniformChunk]:
         """Resample one block; returns zero or more chunks (several when the block holds gaps)."""
@@ -65,15 +94,17 @@ class Resampler:
             t, rows = t[keep], rows[keep]
             if t.size == 0:
                 return []
-        # Split where a gap lies: before the block (flag or hole since the last sample) or inside.
-        starts = list(np.flatnonzero(np.diff(t) > self._gap_s) + 1)
-        gap_first = self._last_t is None or block.gap_before or (t[0] - self._last_t) > self._gap_s
+        # Split where a gap lies: before the block (a hole since the last sample longer than
+        # can be filled) or inside; a flagged hole before the block that is short is filled.
+        starts = list(np.flatnonzero(np.diff(t) > self._fill_s) + 1)
+        gap_first = self._last_t is None or (t[0] - self._last_t) > self._fill_s
         out: list[UniformChunk] = []
         bounds = [0, *starts, t.size]
         for n, (i, j) in enumerate(zip(bounds[:-1], bounds[1:], strict=True)):
             if n > 0 or gap_first:
                 self._start_segment(t[i])
-            chunk = self._interpolate(t[i:j], rows[i:j], has_gyr)
+            flagged = n == 0 and not gap_first and block.gap_before
+            chunk = self._interpolate(t[i:j], rows[i:j], has_gyr, flagged)
             if chunk is not None:
                 out.append(chunk)
         return out
@@ -87,10 +118,19 @@ class Resampler:
         self._last_t = None
         self._last_row = None
 
-    def _interpolate(self, t: np.ndarray, rows: np.ndarray, has_gyr: bool) -> UniformChunk | None:
-        if self._last_t is not None:
+    def _interpolate(self, t: np.ndarray, rows: np.ndarray, has_gyr: bool,
+                     flagged: bool) -> UniformChunk | None:
+        """Grid samples up to the last input sample; ``flagged``: samples are missing between
+        the previous input sample and the first of ``t`` (whatever the time between them)."""
+        joined = self._last_t is not None
+        if joined:
             t = np.concatenate(([self._last_t], t))
             rows = np.vstack((self._last_row, rows))
+        # input pairs across a hole (longer than the gap threshold, or flagged): the grid
+        # samples inside them are filled, not measured
+        holes = np.flatnonzero(np.diff(t) > self._gap_s)
+        if flagged and joined and (holes.size == 0 or holes[0] != 0):
+            holes = np.concatenate(([0], holes))
         self._last_t = float(t[-1])
         self._last_row = rows[-1].copy()
         k_last = int(np.floor((t[-1] - self._t0) * self.rate_hz + 1e-9))
@@ -106,6 +146,20 @@ class Resampler:
             lo = hi - 1
             w = ((grid - t[lo]) / (t[hi] - t[lo]))[:, None]
             values = rows[lo] + w * (rows[hi] - rows[lo])
+        filled = None
+        if holes.size and t.size > 1:
+            # a grid time on the sample after the hole is measured (unless the hole is flagged:
+            # then the times around it are not to be trusted to the sample)
+            inside = grid < t[hi] - 1e-6 / self.rate_hz
+            if flagged and joined:
+                inside |= hi == 1
+            filled = np.isin(hi - 1, holes) & inside
+            n_filled = int(filled.sum())
+            if n_filled:
+                self.holes_filled += int(np.unique((hi - 1)[filled]).size)
+                self.filled_samples += n_filled
+            else:
+                filled = None
         first_k = self._next_k
         self._next_k = k_last + 1
         return UniformChunk(
@@ -115,4 +169,5 @@ class Resampler:
             rate_hz=self.rate_hz,
             acc_mps2=values[:, :3],
             gyr_rads=values[:, 3:6] if has_gyr else None,
+            filled=filled,
         )

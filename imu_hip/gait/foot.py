@@ -84,7 +84,9 @@ class FootStrides:
     displacement and ``up_s`` (k, 3) the up direction, both in the sensor frame at ``ms0``.
     ``clipped``: a sample in the stride was clipped. ``frame``: 3x3 foot frame in sensor
     coordinates (columns forward, left, up), or None. ``ms_all``: all mid-stances found (also
-    those without a full stride).
+    those without a full stride). ``touched``: the stride (``ms0`` to ``ms1``, widened by a
+    margin) touches a filled sample (None: no samples filled); when only the toe-off after it
+    would, ``to_next`` is -1 (not measured) instead.
     """
 
     ms0: np.ndarray
@@ -97,6 +99,7 @@ class FootStrides:
     clipped: np.ndarray
     frame: np.ndarray | None
     ms_all: np.ndarray
+    touched: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.ms0.size)
@@ -581,11 +584,16 @@ def detect_strides(
     gyr: np.ndarray,
     rate_hz: float,
     gyro_range_rads: float | None = None,
+    filled: np.ndarray | None = None,
+    margin_n: int = 0,
 ) -> tuple[FootStrides, np.ndarray, np.ndarray, np.ndarray]:
     """Strides of one foot; see the module docstring for the method.
 
     ``acc``: (n, 3) m/s², ``gyr``: (n, 3) rad/s, sensor frame, uniform at ``rate_hz``.
     ``gyro_range_rads``: the gyroscope's full scale if known (else found from the data).
+    ``filled``: sorted indices of samples filled across a hole (lost packets); strides within
+    ``margin_n`` samples of one are marked ``touched`` and left out of the foot frame, and a
+    toe-off after a stride that would need filled samples is not given (``to_next`` = -1).
     Returns the strides, the orientations (n, 4 quaternions, world-from-sensor, from the
     repaired angular rate), the repaired angular rate (n, 3) and the clipped-sample mask (n,).
     """
@@ -612,7 +620,14 @@ def detect_strides(
         none.ms_all = ms
         return none, rot, gyr_fix, clip
     disp_s, up_s = integrate_strides(acc, rot, fs, ms0, ms1, clip)
-    frame = foot_frame(disp_s, up_s)
+    holed = filled is not None and filled.size > 0
+    if holed:
+        assert filled is not None
+        touched = _touches(filled, ms0 - margin_n, ms1 + margin_n)
+        clean = ~touched if not touched.all() else np.ones_like(touched)
+        frame = foot_frame(disp_s[clean], up_s[clean])
+    else:
+        frame = foot_frame(disp_s, up_s)
     # The swing: the fastest toe-up (dorsiflexing) rotation between the two stances, i.e. the
     # most negative pitch rate about the foot's left axis (+ = toe down). Without a foot frame
     # (no stride long enough to give the forward direction) the angular-rate magnitude.
@@ -660,12 +675,24 @@ def detect_strides(
         to_next[li[ok]] = _seg_argmax(pitch_rate, ms1[li[ok]], end[ok])
     cidx, _, cstart = _ranges(ms0, ms1 + 1)
     clipped = np.maximum.reduceat(clip[cidx], cstart) if cidx.size else np.zeros(0, bool)
+    if holed:
+        # the stride itself holds no filled sample, but the toe-off after it is not measured
+        assert filled is not None
+        late = (to_next >= 0) & _touches(filled, ms1, to_next + margin_n)
+        to_next = np.where(late, -1, to_next)
+    else:
+        touched = None
     return (
-        FootStrides(ms0, ms1, to, ic, to_next, disp_s, up_s, clipped, frame, ms),
+        FootStrides(ms0, ms1, to, ic, to_next, disp_s, up_s, clipped, frame, ms, touched),
         rot,
         gyr_fix,
         clip,
     )
+
+
+def _touches(filled: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Whether any of the sorted indices ``filled`` lies in ``[lo, hi]``."""
+    return np.searchsorted(filled, lo, side="left") < np.searchsorted(filled, hi, side="right")
 
 
 def looks_like_foot(acc: np.ndarray, gyr: np.ndarray | None, rate_hz: float) -> bool | None:

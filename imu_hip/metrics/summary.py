@@ -174,6 +174,13 @@ def format_summary(summary: dict[str, Any]) -> str:
             f"gaps {summary['gaps']}, samples dropped as out of order "
             f"{summary.get('dropped_samples', 0)}"
         )
+    if summary.get("holes_filled"):
+        lines.append(
+            f"short holes filled {summary['holes_filled']} ({summary.get('filled_samples', 0)} "
+            f"samples); steps dropped at packet losses "
+            f"{summary.get('steps_dropped_at_packet_loss', 0)} (a step touching a filled hole "
+            "is not reported)"
+        )
     al = summary.get("alignment")
     if al:
         lines.append(
