@@ -13,6 +13,10 @@ from imu_hip.model import PLACEMENTS, ImuHipError
 
 ORDER = 30
 
+#: bleak backends (:class:`imu_hip.ble.bleak_link.BleakBackends`) to use instead of the
+#: platform's, for scanning and connecting (tests set this; None: the platform's own).
+BLEAK_BACKENDS = None
+
 SIM_PLACEMENTS = ("sacrum", "left_foot", "right_foot")
 
 
@@ -37,6 +41,8 @@ def add_parser(sub) -> None:
                    help="stop after S seconds of data (default: until Ctrl-C)")
     p.add_argument("--protocol", help="protocol of devices that do not announce one "
                    "(see imu-hip scan)")
+    p.add_argument("--scan-s", type=positive_float, default=10.0, metavar="S",
+                   help="--device only: seconds to scan for the devices (default 10)")
     p.add_argument("--speed", type=positive_float, default=1.0,
                    help="--sim only: run the simulated devices this many times faster than "
                    "real time")
@@ -115,19 +121,21 @@ async def _make_links(args: argparse.Namespace, devices: list[tuple[str, str]]) 
                                 seed=args.seed)
         return [DeviceSpec(link, link.placement, "imu-hip") for link in links]
     try:
-        from imu_hip.ble.bleak_link import BleakLink
-        from imu_hip.ble.scan import find_device
+        from imu_hip.ble.bleak_link import BleakBackends, BleakLink
+        from imu_hip.ble.scan import find_devices
     except ImportError as err:  # pragma: no cover - depends on the installation
         raise ImuHipError(f"Bluetooth support is not available ({err}); try --sim") from None
     from imu_hip.text import terminal_safe
 
+    backends = BLEAK_BACKENDS or BleakBackends()
+    found = await find_devices([name for name, _ in devices], args.scan_s,
+                               backend=backends.scanner)
     specs = []
-    for name, placement in devices:
-        found = await find_device(name)
-        protocol = found.info.protocol or args.protocol
+    for (name, placement), dev in zip(devices, found, strict=True):
+        protocol = dev.info.protocol or args.protocol
         if not protocol:
             raise ImuHipError(f"{terminal_safe(name, 80)!r}: unknown protocol; give --protocol")
-        link = BleakLink(found.device, protocol, name=found.info.name)
+        link = BleakLink(dev.device, protocol, name=dev.info.name, backends=backends)
         specs.append(DeviceSpec(link, placement, protocol))
     return specs
 
@@ -136,12 +144,15 @@ async def _record(args: argparse.Namespace, out: Path, devices: list[tuple[str, 
     import asyncio
     import signal
 
+    from imu_hip.calibration import session_calibration_for
     from imu_hip.session import Session
 
     specs = await _make_links(args, devices)
     view = LiveView(sys.stdout, quiet=args.quiet)
     shoes = ShoeStrides(view)
+    # stored calibrations (and live gyro-bias tracking) applied live; stated in the recording
     session = Session(specs, record_to=out, on_steps=view.on_steps, on_block=shoes.on_block,
+                      calibration_for=session_calibration_for,
                       metadata={"command": "imu-hip record",
                                 "simulated": "true" if args.sim is not None else "false"})
     loop = asyncio.get_running_loop()

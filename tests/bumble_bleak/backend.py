@@ -407,3 +407,45 @@ class BumbleClient(BaseBleakClient):
         await self._require_peer().unsubscribe(characteristic.obj, on_value)
 
 
+
+
+class DeferredWorld:
+    """A :class:`BumbleWorld` made inside whichever event loop first scans through it.
+
+    For code that runs its own loop (the command line's ``asyncio.run``): hand
+    ``client_backend`` / ``scanner_backend`` to it; the first scan powers the world on in that
+    loop and awaits ``populate(world)`` (which starts the emulated peripherals; its result is
+    kept in :attr:`result`). :meth:`close` (from the same loop) or the loop's end tears it down.
+    """
+
+    def __init__(self, populate: Callable[[BumbleWorld], Any], **world_kwargs: Any) -> None:
+        self.populate = populate
+        self.world_kwargs = world_kwargs
+        self.world: BumbleWorld | None = None
+        self.result: Any = None
+        holder = self
+
+        class DeferredScanner(BumbleScanner):
+            world = property(lambda _self: holder.world)  # type: ignore[assignment]
+
+            async def start(self) -> None:
+                await holder.ensure()
+                await super().start()
+
+        class DeferredClient(BumbleClient):
+            world = property(lambda _self: holder.world)  # type: ignore[assignment]
+
+        self.scanner_backend: type[BumbleScanner] = DeferredScanner
+        self.client_backend: type[BumbleClient] = DeferredClient
+
+    async def ensure(self) -> BumbleWorld:
+        if self.world is None:
+            world = BumbleWorld(**self.world_kwargs)
+            await world.__aenter__()
+            self.world = world
+            self.result = await self.populate(world)
+        return self.world
+
+    async def close(self) -> None:
+        if self.world is not None:
+            await self.world.__aexit__(None, None, None)
