@@ -133,3 +133,27 @@ def test_imu_hip_analyze_accepts_the_recording(recorded, tmp_path):
     out = recorded[0]
     assert main(["analyze", str(out), "--out", str(tmp_path / "report")]) == 0
     assert (tmp_path / "report" / "summary.json").exists()
+
+
+def test_record_without_adapter_is_one_line_error(tmp_path, monkeypatch, capsys):
+    from bleak.backends.scanner import BaseBleakScanner
+    from bleak.exc import BleakBluetoothNotAvailableError, BleakBluetoothNotAvailableReason
+
+    class NoAdapter(BaseBleakScanner):
+        def __init__(self, detection_callback, service_uuids, *a, **k):
+            super().__init__(detection_callback, service_uuids)
+
+        async def start(self):
+            raise BleakBluetoothNotAvailableError(
+                "No Bluetooth adapters found.", BleakBluetoothNotAvailableReason.NO_BLUETOOTH)
+
+        async def stop(self):
+            pass
+
+    monkeypatch.setattr(record_command, "BLEAK_BACKENDS", BleakBackends(scanner=NoAdapter))
+    code = main(["record", "--device", "IMU-HIP 0001=sacrum", "--device", "Polar=left_foot",
+                 "--out", str(tmp_path / "x.mcap")])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no usable Bluetooth adapter" in err
+    assert not (tmp_path / "x.mcap").exists()
