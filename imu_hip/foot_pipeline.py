@@ -286,7 +286,9 @@ def analyze_foot_sensor(sensor: SensorRecording, block_size: int = 1 << 16,
                          "sensor needs a gyroscope for strides, foot strike and pronation")
     stage = FootStage(sensor.rate_hz, sensor.placement, frame_s=300.0,
                       gyro_range_rads=gyro_range_rads)
-    parts = [stage.push(b) for b in sensor.blocks(block_size)]
+    # fixed blocks, not split at holes: the resampler finds them from the times (same strides)
+    parts = [stage.push(sensor.block(i, min(i + block_size, len(sensor))))
+             for i in range(0, len(sensor), block_size)]
     parts.append(stage.finish())
     strides = StrideTable.concat(parts)
     verdict = stage.signal_verdict()

@@ -497,7 +497,7 @@ def analyze_sensor(
     parts: list[StepTable] = []
     total = max(len(sensor), 1)
     done = 0
-    for block in sensor.blocks(block_size):
+    for block in _fixed_blocks(sensor, block_size):
         parts.append(stage.push(block))
         done += len(block)
         if progress is not None:
@@ -640,6 +640,14 @@ def _choose_sensor(recording: Recording, placement: str | None) -> SensorRecordi
     ):
         return None
     return recording.sensor(placement or "sacrum")
+
+
+def _fixed_blocks(sensor: SensorRecording, size: int) -> Iterable[Block]:
+    """Blocks of ``size`` samples, not split at holes: the resampler finds every hole from the
+    times (and fills the short ones), so the result is the same as with
+    :meth:`SensorRecording.blocks`, without a push per hole (each costs ~2 ms)."""
+    for i in range(0, len(sensor), size):
+        yield sensor.block(i, min(i + size, len(sensor)))
 
 
 def push_all(stage: SacralStage, blocks: Iterable[Block]) -> StepTable:

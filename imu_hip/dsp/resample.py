@@ -129,7 +129,8 @@ class Resampler:
         # input pairs across a hole (longer than the gap threshold, or flagged): the grid
         # samples inside them are filled, not measured
         holes = np.flatnonzero(np.diff(t) > self._gap_s)
-        if flagged and joined and (holes.size == 0 or holes[0] != 0):
+        flag_only = flagged and joined and (holes.size == 0 or holes[0] != 0)
+        if flag_only:
             holes = np.concatenate(([0], holes))
         self._last_t = float(t[-1])
         self._last_row = rows[-1].copy()
@@ -148,12 +149,14 @@ class Resampler:
             values = rows[lo] + w * (rows[hi] - rows[lo])
         filled = None
         if holes.size and t.size > 1:
-            # a grid time on the sample after the hole is measured (unless the hole is flagged:
-            # then the times around it are not to be trusted to the sample)
+            # a grid time on the sample after the hole is measured (unless only the flag tells
+            # of the hole: then the times around it are not to be trusted to the sample)
             inside = grid < t[hi] - 1e-6 / self.rate_hz
-            if flagged and joined:
+            if flag_only:
                 inside |= hi == 1
-            filled = np.isin(hi - 1, holes) & inside
+            across = np.zeros(t.size - 1, dtype=bool)
+            across[holes] = True
+            filled = across[hi - 1] & inside
             n_filled = int(filled.sum())
             if n_filled:
                 self.holes_filled += int(np.unique((hi - 1)[filled]).size)
