@@ -109,10 +109,11 @@ def test_steps_survive_packet_loss(prob):
     # metrics of the emitted steps agree with the no-loss analysis of the same contacts
     i, j = match_events(steps["t_ic_s"], ref["t_ic_s"], 0.01)
     assert i.size >= 0.9 * len(steps)
-    for col, tol in (("t_ic_s", 0.003), ("contact_time_s", 0.005), ("step_time_s", 0.005),
-                     ("impact_peak_g", 0.02), ("vertical_oscillation_m", 0.002),
-                     ("pelvic_tilt_rom_deg", 0.3), ("pelvic_obliquity_rom_deg", 0.3),
-                     ("pelvic_rotation_rom_deg", 0.3), ("pelvic_drop_deg", 0.5)):
+    # (the pelvis angles integrate the filled angular rate: a small lasting difference)
+    for col, tol in (("t_ic_s", 0.002), ("contact_time_s", 0.002), ("step_time_s", 0.002),
+                     ("impact_peak_g", 0.01), ("vertical_oscillation_m", 0.001),
+                     ("pelvic_tilt_rom_deg", 0.2), ("pelvic_obliquity_rom_deg", 0.2),
+                     ("pelvic_rotation_rom_deg", 0.2), ("pelvic_drop_deg", 0.3)):
         a, b = steps[col][i], ref[col][j]
         both = np.isfinite(a) & np.isfinite(b)
         assert both.sum() >= 0.8 * i.size, col
@@ -311,4 +312,4 @@ if __name__ == "__main__":  # pragma: no cover
     res = analyze(drop_packets(_reference()[0], 0.03, seed=30)[0])
     from imu_hip.metrics.summary import format_summary
 
-    print(format_summary(res.summary).splitlines()[2])
+    print("\n".join(format_summary(res.summary).splitlines()[2:4]))
