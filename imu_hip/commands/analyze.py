@@ -39,7 +39,7 @@ def format_result(result) -> str:
     from imu_hip.metrics.foot import format_stride_summary
     from imu_hip.metrics.summary import format_summary
 
-    if result.strides is not None and not len(result.steps):
+    if "stride_count" in result.summary:  # shoes only: the summary is the strides' own
         return format_stride_summary(result.summary)
     text = format_summary(result.summary)
     shoes = result.summary.get("shoes")
