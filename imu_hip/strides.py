@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import csv
-from collections.abc import Iterable, Iterator
-from pathlib import Path
-from typing import Any
-
 import numpy as np
+
+from imu_hip.table import Table
 
 #: Columns of the per-stride table. A stride runs between two consecutive mid-stances
 #: (zero-velocity instants) of one foot; its row describes the contact whose initial contact lies
@@ -39,70 +36,15 @@ STRIDE_COLUMNS: dict[str, str] = {
 STRIDE_TEXT_COLUMNS = ("side", "gait", "foot_strike")
 
 
-class StrideTable:
+class StrideTable(Table):
     """Columns of equal length in :data:`STRIDE_COLUMNS` order (like
     :class:`imu_hip.steps.StepTable`). Missing values are NaN (numbers) or "unknown" (text)."""
 
-    def __init__(self, columns: dict[str, np.ndarray] | None = None):
-        columns = columns or {}
-        n = len(next(iter(columns.values()))) if columns else 0
-        self.columns: dict[str, np.ndarray] = {}
-        for name in STRIDE_COLUMNS:
-            if name in columns:
-                col = np.asarray(columns[name])
-            elif name in STRIDE_TEXT_COLUMNS:
-                col = np.full(n, "unknown")
-            else:
-                col = np.full(n, np.nan)
-            if col.shape != (n,):
-                raise ValueError(f"column {name} has shape {col.shape}, expected ({n},)")
-            self.columns[name] = (
-                col.astype(str) if name in STRIDE_TEXT_COLUMNS else col.astype(float)
-            )
-
-    def __len__(self) -> int:
-        return int(self.columns["t_start_s"].shape[0])
-
-    def __getitem__(self, name: str) -> np.ndarray:
-        return self.columns[name]
-
-    def __repr__(self) -> str:
-        return f"StrideTable({len(self)} strides)"
-
-    def select(self, mask: np.ndarray) -> StrideTable:
-        """Rows where ``mask`` is True (boolean array) or the given row indices."""
-        return StrideTable({k: v[mask] for k, v in self.columns.items()})
+    COLUMNS = STRIDE_COLUMNS
+    TEXT_COLUMNS = STRIDE_TEXT_COLUMNS
+    ROW_NAME = "strides"
 
     def sorted(self) -> StrideTable:
         """Rows ordered by initial contact time (then side)."""
         order = np.lexsort((self.columns["side"], self.columns["t_end_s"]))
         return self.select(order)
-
-    @staticmethod
-    def concat(tables: Iterable[StrideTable]) -> StrideTable:
-        tables = [t for t in tables if len(t)]
-        if not tables:
-            return StrideTable()
-        return StrideTable({k: np.concatenate([t[k] for t in tables]) for k in STRIDE_COLUMNS})
-
-    def rows(self) -> Iterator[dict[str, Any]]:
-        """Rows as dicts of plain Python values (NaN stays NaN)."""
-        for i in range(len(self)):
-            yield {
-                k: (str(v[i]) if k in STRIDE_TEXT_COLUMNS else float(v[i]))
-                for k, v in self.columns.items()
-            }
-
-    def to_csv(self, path: str | Path) -> None:
-        """Write the table as CSV with a header; empty cells for NaN; floats as the shortest
-        text that reads back to the same value (host times may be Unix epoch seconds)."""
-        cols = []
-        for name, col in self.columns.items():
-            if name in STRIDE_TEXT_COLUMNS:
-                cols.append(col.tolist())
-            else:
-                cols.append(["" if v != v else repr(v) for v in col.tolist()])
-        with open(path, "w", newline="", encoding="utf-8") as f:
-            w = csv.writer(f)
-            w.writerow(STRIDE_COLUMNS)
-            w.writerows(zip(*cols, strict=True))
