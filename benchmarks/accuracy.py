@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from md_tables import md_table
 
 import imu_hip
 from imu_hip.dsp.filters import moving_mean
@@ -59,20 +60,6 @@ Detector = Callable[[np.ndarray, np.ndarray | None, float], SacralEvents]
 
 
 # --------------------------------------------------------------------------- output
-
-
-def md_table(head: list[str], rows: list[list[str]]) -> str:
-    """A markdown table with padded columns (first column left-aligned, the others right)."""
-    width = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
-             for i, h in enumerate(head)]
-
-    def line(cells: list[str]) -> str:
-        return "| " + " | ".join(c.ljust(w) if i == 0 else c.rjust(w)
-                                 for i, (c, w) in enumerate(zip(cells, width, strict=True))) + " |"
-
-    rule = "|" + "|".join(("-" * (w + 1) + ":") if i else (":" + "-" * (w + 1))
-                          for i, w in enumerate(width)) + "|"
-    return "\n".join([line(head), rule, *(line(r) for r in rows)])
 
 
 def _f(x: float, fmt: str = "{:.1f}") -> str:

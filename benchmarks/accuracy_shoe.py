@@ -27,6 +27,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from md_tables import md_table
 
 from imu_hip.dsp.filters import moving_mean
 from imu_hip.foot_pipeline import analyze_feet
@@ -39,20 +40,6 @@ WALK_TOL_S = 0.15
 CLOSE_S = 0.15  # a running stance lasts ~0.2-0.3 s: two instants this close are in one stance
 SIM_RUNS = [(strike, v, cad, duty) for strike in ("rear", "mid", "fore")
             for v, cad, duty in ((2.5, 160.0, 0.38), (3.5, 172.0, 0.35), (5.0, 185.0, 0.30))]
-
-
-def md_table(head: list[str], rows: list[list[str]]) -> str:
-    """A markdown table (first column left-aligned, the others right)."""
-    width = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
-             for i, h in enumerate(head)]
-
-    def line(cells: list[str]) -> str:
-        return "| " + " | ".join(c.ljust(w) if i == 0 else c.rjust(w)
-                                 for i, (c, w) in enumerate(zip(cells, width, strict=True))) + " |"
-
-    rule = "|" + "|".join(("-" * (w + 1) + ":") if i else (":" + "-" * (w + 1))
-                          for i, w in enumerate(width)) + "|"
-    return "\n".join([line(head), rule, *(line(r) for r in rows)])
 
 
 def _f(x: float, fmt: str = "{:+.3f}") -> str:
