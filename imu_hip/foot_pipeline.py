@@ -418,7 +418,12 @@ def attach_shoes(steps, strides: StrideTable, tol_s: float = 0.08):
     cols["t_to_s"] = np.where(ok & np.isfinite(to), to, cols["t_to_s"])
     t_ic = cols["t_ic_s"]
     nxt = np.append(t_ic[1:], np.nan)
-    known_next = np.isfinite(cols["step_time_s"])
+    # the next row is the step's own next contact (not a later one: steps are dropped at
+    # packet losses, and a bout ends without a next contact)
+    t0 = np.asarray(steps["t_ic_s"], float)
+    gap_next = np.append(t0[1:], np.nan) - t0
+    known_next = np.isfinite(cols["step_time_s"]) & (
+        np.abs(gap_next - cols["step_time_s"]) < 0.25 * cols["step_time_s"])
     step = np.where(known_next, nxt - t_ic, np.nan)
     cols["step_time_s"] = step
     cols["contact_time_s"] = cols["t_to_s"] - t_ic

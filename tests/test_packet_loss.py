@@ -274,6 +274,24 @@ def test_shoe_strides_survive_packet_loss():
         assert err.size and np.percentile(err, 95) <= tol, (col, np.percentile(err, 95))
 
 
+def test_shoes_beside_a_lossy_sacrum_do_not_join_steps_across_dropped_ones():
+    """Steps dropped at a hole leave the step before them without its next contact in the
+    table: the shoes' timing must not measure its step time to a later step."""
+    from imu_hip.model import Recording
+
+    params = RunnerParams(phases=(("stand", 6.0), ("run", 34.0)), rate_hz=400.0)
+    sim = simulate(params, seed=9, placements=("sacrum", "left_foot", "right_foot"))
+    sacrum = drop_packets(sim.recording.sensor("sacrum"), 0.04, seed=9)[0]
+    feet = [s for s in sim.recording.sensors if s.placement != "sacrum"]
+    res = analyze(Recording([sacrum, *feet]))
+    assert res.summary["steps_dropped_at_packet_loss"] > 5
+    assert res.summary["shoes"]["sacral_steps_matched_pct"] > 80
+    step = res.steps["step_time_s"]
+    typical = np.nanmedian(step)
+    assert np.nanmax(step) < 1.3 * typical
+    assert np.isfinite(step).sum() > 0.5 * len(step)
+
+
 def test_live_session_with_packet_loss_yields_steps():
     from imu_hip.ble.virtual import Faults, virtual_devices
     from imu_hip.session import DeviceSpec, Session
