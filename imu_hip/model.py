@@ -45,7 +45,10 @@ def gap_threshold_s(rate_hz: float) -> float:
     """Longest hole between two samples (s) that is still one stream; longer holes are gaps.
 
     Two missing samples are interpolated over; anything longer than 2.5 sample periods (and at
-    least 20 ms) is a gap that no step may cross.
+    least 20 ms) is a gap that no step may cross. The analysis fills gaps up to
+    :data:`imu_hip.dsp.resample.MAX_FILL_S` (lost packets) and flags the filled samples so
+    the filters run on, but never reports a step or stride that touches them; longer gaps end
+    the segment.
     """
     return max(2.5 / rate_hz, 0.02)
 
