@@ -34,6 +34,8 @@ def add_parser(sub) -> None:
                      help="a BLE device and where it is worn (sacrum, left_foot, right_foot); "
                      "repeat for up to 3")
     p.add_argument("--protocol", help="--device: protocol of devices that do not announce one")
+    p.add_argument("--scan-s", type=positive_float, default=10.0, metavar="S",
+                   help="--device: seconds to scan for the devices (default 10)")
     p.add_argument("--speed", type=replay_speed, default=1.0,
                    help="replay speed, 1-16 (default 1); with --sim the simulated devices run "
                    "this much faster than real time")
@@ -93,6 +95,6 @@ def run(args: argparse.Namespace) -> int:
         source = sources.sim_source(sim_placements, speed=args.speed, seed=args.seed)
         title = "imu-hip: simulated runner"
     else:
-        source = sources.device_source(devices, protocol=args.protocol)
+        source = sources.device_source(devices, protocol=args.protocol, scan_s=args.scan_s)
         title = "imu-hip: " + ", ".join(name for name, _ in devices)
     return app.run_viewer(source, live=True, title=title, **common)

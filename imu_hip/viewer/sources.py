@@ -5,6 +5,8 @@ Both are live :class:`imu_hip.session.Session` objects run by a
 (:mod:`imu_hip.ble.virtual`, the simulated runner sent as imu-hip frames), ``--device`` over BLE
 (:class:`imu_hip.ble.bleak_link.BleakLink`). The session computes the sacral steps itself; the
 viewer only adds stages for other placements (:data:`imu_hip.viewer.feed.STAGE_FACTORIES`).
+As in ``imu-hip record``, every session applies the sensors' stored calibrations (and tracks the
+gyroscope bias) live: :func:`imu_hip.calibration.session_calibration_for`.
 """
 
 from __future__ import annotations
@@ -16,6 +18,10 @@ from imu_hip.model import ImuHipError
 from imu_hip.viewer.feed import Hub, SessionFeeder
 
 SIM_PLACEMENTS = ("sacrum", "left_foot", "right_foot")
+
+#: bleak backends (:class:`imu_hip.ble.bleak_link.BleakBackends`) to use instead of the
+#: platform's, for scanning and connecting (tests set this; None: the platform's own).
+BLEAK_BACKENDS = None
 
 
 def simulated_recording(minutes: float = 10.0, seed: int = 7):
@@ -41,10 +47,13 @@ class SessionSource:
         return SessionFeeder(self._make_session, hub)
 
     async def _make_session(self, on_block, on_steps):
+        from imu_hip import calibration
         from imu_hip.session import Session
 
         specs = await self._make_specs()
-        return Session(specs, on_block=on_block, on_steps=on_steps, metadata=self.metadata)
+        # stored calibrations (and live gyro-bias tracking) applied live, as imu-hip record does
+        return Session(specs, on_block=on_block, on_steps=on_steps, metadata=self.metadata,
+                       calibration_for=calibration.session_calibration_for)
 
 
 def sim_source(placements: tuple[str, ...] = SIM_PLACEMENTS, speed: float = 1.0,
@@ -64,26 +73,31 @@ def sim_source(placements: tuple[str, ...] = SIM_PLACEMENTS, speed: float = 1.0,
     return SessionSource(make_specs, {"command": "imu-hip view", "simulated": "true"})
 
 
-def device_source(devices: list[tuple[str, str]], protocol: str | None = None) -> SessionSource:
-    """BLE devices given as (name or address, placement); each is found by a scan first."""
+def device_source(devices: list[tuple[str, str]], protocol: str | None = None,
+                  scan_s: float = 10.0) -> SessionSource:
+    """BLE devices given as (name or address, placement), all found by one scan of ``scan_s``
+    seconds (:func:`imu_hip.ble.scan.find_devices`); the bleak backends are
+    :data:`BLEAK_BACKENDS` (None: the platform's)."""
 
     async def make_specs() -> list[Any]:
         try:
-            from imu_hip.ble.bleak_link import BleakLink
-            from imu_hip.ble.scan import find_device
+            from imu_hip.ble.bleak_link import BleakBackends, BleakLink
+            from imu_hip.ble.scan import find_devices
         except ImportError as err:  # pragma: no cover - depends on the installation
             raise ImuHipError(f"Bluetooth support is not available ({err}); try --sim") from None
         from imu_hip.session import DeviceSpec
         from imu_hip.text import terminal_safe
 
+        backends = BLEAK_BACKENDS or BleakBackends()
+        found = await find_devices([name for name, _ in devices], scan_s,
+                                   backend=backends.scanner)
         specs = []
-        for name, placement in devices:
-            found = await find_device(name)
-            proto = found.info.protocol or protocol
+        for (name, placement), dev in zip(devices, found, strict=True):
+            proto = dev.info.protocol or protocol
             if not proto:
                 raise ImuHipError(f"{terminal_safe(name, 80)!r}: unknown protocol; give --protocol")
-            specs.append(DeviceSpec(BleakLink(found.device, proto, name=found.info.name),
-                                    placement, proto))
+            link = BleakLink(dev.device, proto, name=dev.info.name, backends=backends)
+            specs.append(DeviceSpec(link, placement, proto))
         return specs
 
     return SessionSource(make_specs, {"command": "imu-hip view", "simulated": "false"})
