@@ -75,16 +75,33 @@ class Producer(threading.Thread):
             time.sleep(max(0.0, min(due) - rec0 - (time.perf_counter() - wall0)))
 
 
-def measure(rate_hz: float, seconds: float, block: int, pipeline: bool) -> dict:
+def load_window_class(path: str | None):
+    """``ViewerWindow`` of ``imu_hip/viewer/app.py``, or of another version of that file (e.g.
+    ``git show REV:imu_hip/viewer/app.py > old_app.py``) to compare in the same run."""
+    if path is None:
+        from imu_hip.viewer.app import ViewerWindow
+
+        return ViewerWindow
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("imu_hip_viewer_app_compared", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.ViewerWindow
+
+
+def measure(rate_hz: float, seconds: float, block: int, pipeline: bool, window_cls=None,
+            rec=None) -> dict:
     from imu_hip.viewer.app import QtCore, QtWidgets, ViewerWindow, pg
     from imu_hip.viewer.feed import Hub
     from imu_hip.viewer.targets import FeedbackModel
 
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
-    rec = simulate_sensors(rate_hz, 12.0 + 2 * seconds + 10.0)
+    if rec is None:
+        rec = simulate_sensors(rate_hz, 12.0 + 2 * seconds + 10.0)
     hub = Hub(analyse=pipeline)
     model = FeedbackModel(hub.steps)
-    win = ViewerWindow(hub, model, window_s=10.0, refresh_hz=60.0)
+    win = (window_cls or ViewerWindow)(hub, model, window_s=10.0, refresh_hz=60.0)
     win.show()
 
     paints: list[float] = []
@@ -180,23 +197,53 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=8.0, help="length of the 60 Hz run")
     ap.add_argument("--block", type=int, default=10, help="samples per pushed block")
     ap.add_argument("--no-pipeline", action="store_true", help="signals only, no step analysis")
+    ap.add_argument("--compare", metavar="APP_PY",
+                    help="another version of imu_hip/viewer/app.py: measured alternately with "
+                         "the current one, in the same run (the machine's load changes)")
+    ap.add_argument("--rounds", type=int, default=2, help="alternations with --compare")
     args = ap.parse_args()
     print(f"3 sensors x 6 channels, 10 s window, blocks of {args.block}, "
           f"pipeline {'off' if args.no_pipeline else 'on'}, platform "
           f"{os.environ.get('QT_QPA_PLATFORM')}, {os.cpu_count()} cores, load average "
           f"{os.getloadavg()[0]:.1f} before")
+    versions = [("current", load_window_class(None))]
+    if args.compare:
+        versions.append(("compared", load_window_class(args.compare)))
+    rounds = args.rounds if args.compare else 1
     for rate in args.rates:
-        m = measure(rate, args.seconds, args.block, not args.no_pipeline)
-        print(
-            f"{rate:6.0f} Hz: unthrottled {m['fps_unthrottled']:6.1f} fps "
-            f"({m['paints_per_s_unthrottled']:.1f} paints/s; GUI-thread CPU "
-            f"{m['frame_cpu_ms']:.2f} ms per frame = {1000 / m['frame_cpu_ms']:.0f} fps on a "
-            f"free core); at 60 Hz {m['fps_at_60hz']:5.1f} fps, "
-            f"CPU {m['cpu_process_pct']:5.1f} % of a core (GUI thread "
-            f"{m['cpu_gui_thread_pct']:5.1f} %); latency median {m['latency_ms_median']:5.1f} ms, "
-            f"p95 {m['latency_ms_p95']:5.1f} ms, max {m['latency_ms_max']:5.1f} ms "
-            f"({m['blocks']} blocks, {m['steps']} steps); load average {os.getloadavg()[0]:.1f}"
-        )
+        rec = simulate_sensors(rate, 12.0 + 2 * args.seconds + 10.0)
+        results: dict[str, list[dict]] = {name: [] for name, _ in versions}
+        for r in range(rounds):
+            order = versions if r % 2 == 0 else versions[::-1]
+            for name, cls in order:
+                m = measure(rate, args.seconds, args.block, not args.no_pipeline, cls, rec)
+                results[name].append(m)
+                print_result(m, name if args.compare else "")
+        if args.compare:
+            print(f"{rate:6.0f} Hz, medians over {rounds} rounds (current / compared):")
+            for key, what in (("frame_cpu_ms", "GUI-thread CPU per full frame, ms"),
+                              ("cpu_gui_thread_pct", "GUI thread at 60 Hz, % of a core"),
+                              ("cpu_process_pct", "process at 60 Hz, % of a core"),
+                              ("fps_unthrottled", "unthrottled fps"),
+                              ("latency_ms_median", "latency median, ms"),
+                              ("latency_ms_p95", "latency p95, ms")):
+                a = float(np.median([m[key] for m in results["current"]]))
+                b = float(np.median([m[key] for m in results["compared"]]))
+                print(f"    {what:36s} {a:7.2f} / {b:7.2f}  (ratio {a / b:.2f})")
+
+
+def print_result(m: dict, label: str = "") -> None:
+    print(
+        (f"[{label}] " if label else "")
+        + f"{m['rate_hz']:6.0f} Hz: unthrottled {m['fps_unthrottled']:6.1f} fps "
+        f"({m['paints_per_s_unthrottled']:.1f} paints/s; GUI-thread CPU "
+        f"{m['frame_cpu_ms']:.2f} ms per frame = {1000 / m['frame_cpu_ms']:.0f} fps on a "
+        f"free core); at 60 Hz {m['fps_at_60hz']:5.1f} fps, "
+        f"CPU {m['cpu_process_pct']:5.1f} % of a core (GUI thread "
+        f"{m['cpu_gui_thread_pct']:5.1f} %); latency median {m['latency_ms_median']:5.1f} ms, "
+        f"p95 {m['latency_ms_p95']:5.1f} ms, max {m['latency_ms_max']:5.1f} ms "
+        f"({m['blocks']} blocks, {m['steps']} steps); load average {os.getloadavg()[0]:.1f}"
+    )
 
 
 if __name__ == "__main__":
