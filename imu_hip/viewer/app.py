@@ -41,10 +41,11 @@ class ChannelCurves(pg.GraphicsObject):
 
     Drawing 18 raw lines at 60 Hz is most of a frame, so this item does the least per frame:
     one item per plot (not one per line: a third of the per-item work of Qt's scene and of
-    pyqtgraph's ``PlotCurveItem.setData``), paths built once per new data
-    (``pg.arrayToQPath`` without a finiteness scan when the window has no gap), bounds
+    pyqtgraph's ``PlotCurveItem.setData``), polylines built once per new data straight from
+    numpy (``arrayToQPolygonF``; no QPainterPath, no finiteness scan without a gap), bounds
     computed once from the data (Qt asks for an item's bounding box many times per frame),
-    cosmetic 1-px pens without antialiasing. A gap (NaN row) breaks the lines.
+    cosmetic 1-px pens without antialiasing. A gap (NaN row) breaks the lines (one polyline per
+    run of finite values).
     """
 
     def __init__(self, colours) -> None:
@@ -52,21 +53,19 @@ class ChannelCurves(pg.GraphicsObject):
         self._pens = [pg.mkPen(c, width=1) for c in colours]
         for pen in self._pens:
             pen.setCosmetic(True)
-        self._paths: list = []
+        self._lines: list[list] = []  # per channel: QPolygonF runs between gaps
         self._rect = QtCore.QRectF()
         self.bounds: tuple[float, float, float, float] | None = None  # x0, x1, y_lo, y_hi
 
     def set_data(self, x: np.ndarray, ys: np.ndarray) -> None:
         """``x`` (m,) and one row of ``ys`` (channels, m) per line."""
-        self.bounds, self._paths = None, []
+        self.bounds, self._lines = None, []
         if x.size:
             finite = bool(np.isfinite(ys).all())
             lo, hi = (float(ys.min()), float(ys.max())) if finite else _nan_range(ys)
             if math.isfinite(lo):
                 self.bounds = (float(x[0]), float(x[-1]), lo, hi)
-                connect = "all" if finite else "finite"
-                self._paths = [pg.arrayToQPath(x, y, connect=connect, finiteCheck=not finite)
-                               for y in ys]
+                self._lines = [_polylines(x, y, finite) for y in ys]
         if self.bounds is None:
             rect = QtCore.QRectF()
         else:
@@ -89,9 +88,20 @@ class ChannelCurves(pg.GraphicsObject):
 
     def paint(self, p, *args) -> None:
         p.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing, False)
-        for pen, path in zip(self._pens, self._paths, strict=False):
+        for pen, lines in zip(self._pens, self._lines, strict=False):
             p.setPen(pen)
-            p.drawPath(path)
+            for poly in lines:
+                p.drawPolyline(poly)
+
+
+def _polylines(x: np.ndarray, y: np.ndarray, finite: bool) -> list:
+    """The line through (x, y) as QPolygonF runs, broken at NaN values (gaps)."""
+    if finite:
+        return [pg.functions.arrayToQPolygonF(x, y)]
+    ok = np.isfinite(y)
+    edges = np.flatnonzero(np.diff(np.concatenate(([False], ok, [False])).astype(np.int8)))
+    return [pg.functions.arrayToQPolygonF(x[a:b], y[a:b])
+            for a, b in zip(edges[::2], edges[1::2], strict=True) if b - a > 1]
 
 
 def _nan_range(y: np.ndarray) -> tuple[float, float]:

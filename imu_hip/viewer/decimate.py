@@ -63,11 +63,9 @@ def _reduce_bins(v: np.ndarray, k: int) -> np.ndarray:
     """(channels, nb * k) -> (channels, nb, 2): per bin of k, min and max in time order."""
     c = v.shape[0]
     v = v.reshape(c, -1, k)
-    i_min = np.argmin(v, axis=2)  # NaN wins both argmin and argmax
-    i_max = np.argmax(v, axis=2)
-    lo = np.take_along_axis(v, i_min[..., None], axis=2)[..., 0]
-    hi = np.take_along_axis(v, i_max[..., None], axis=2)[..., 0]
-    min_first = i_min <= i_max
+    lo = v.min(axis=2)  # a NaN in a bin makes both NaN (a break in the line)
+    hi = v.max(axis=2)
+    min_first = np.argmin(v, axis=2) <= np.argmax(v, axis=2)
     y = np.empty(v.shape[:2] + (2,), dtype=v.dtype)
     y[..., 0] = np.where(min_first, lo, hi)
     y[..., 1] = np.where(min_first, hi, lo)
@@ -139,12 +137,14 @@ class Decimator:
         r0, r1 = b_start * k - first_index, b_end * k - first_index
         head, tail = max(0, -r0), max(0, r1 - n)
         vt = values[max(r0, 0) : min(r1, n)].T
-        v = np.concatenate(
-            (np.repeat(vt[:, :1], head, axis=1), vt, np.repeat(vt[:, -1:], tail, axis=1)), axis=1
-        )
-        y = _reduce_bins(v, k)
-        nb = b_end - b_start
-        starts = np.clip(np.arange(nb) * k + r0, 0, n - 1)
-        ends = np.clip(np.arange(1, nb + 1) * k + r0 - 1, 0, n - 1)
-        x = np.column_stack((t_s[starts], t_s[ends]))
+        if head or tail:
+            vt = np.concatenate(
+                (np.repeat(vt[:, :1], head, axis=1), vt, np.repeat(vt[:, -1:], tail, axis=1)),
+                axis=1,
+            )
+        y = _reduce_bins(vt, k)
+        starts = np.arange(b_start, b_end) * k - first_index
+        x = np.empty((b_end - b_start, 2))
+        x[:, 0] = t_s[np.maximum(starts, 0)]
+        x[:, 1] = t_s[np.minimum(starts + (k - 1), n - 1)]
         return x, y
