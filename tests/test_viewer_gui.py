@@ -212,3 +212,49 @@ def test_bad_arguments_are_one_line_errors(capsys, tmp_path):
     assert len(err) == 2 and "missing.csv" in err[0] and "--duration" in err[1]
     with pytest.raises(SystemExit):
         main(["view", "--sim", "--speed", "32"])
+
+
+def test_raw_lines_follow_the_plot_width_and_keep_the_spike(qtbot, windows):
+    """About one min/max pair per pixel column of the plot (not a fixed count): the number of
+    points follows the plot's width when the window is resized, and a one-sample spike is
+    still drawn at its full height."""
+    from imu_hip.viewer.app import ViewerWindow
+
+    p = RunnerParams(phases=(("stand", 3.0), ("run", 9.0)), rate_hz=1000.0)
+    sensor = simulate(p, seed=3, placements=("sacrum",)).recording.sensors[0]
+    spike_at = len(sensor) - 4000
+    peak = float(np.abs(sensor.acc_mps2).max()) + 200.0
+    sensor.acc_mps2[spike_at, 2] = peak
+    hub = Hub(analyse=False)
+    for a in range(0, len(sensor), 500):
+        hub.ingest(sensor.block(a, min(a + 500, len(sensor))))
+    win = ViewerWindow(hub, FeedbackModel(hub.steps), refresh_hz=30)
+    windows.append(win)
+    win.show()
+    win.refresh()
+    qtbot.wait(50)
+    counts = []
+    for size in (1400, 800):
+        win.resize(size, 900)
+        qtbot.wait(100)
+        win.refresh()
+        plot, lines = win._raw[sensor.sensor_id]["plots"][0]
+        width = plot.getViewBox().width()
+        n = sum(len(poly) for poly in lines._lines[2])
+        assert 1.6 * width <= n <= 2.0 * width + 4, (n, width)
+        z = np.concatenate([[pt.y() for pt in poly] for poly in lines._lines[2]])
+        assert z.max() * 9.80665 == pytest.approx(peak, rel=1e-6)  # drawn in g
+        counts.append(n)
+    assert counts[1] < 0.8 * counts[0]
+
+
+def test_raw_lines_break_at_gaps():
+    from imu_hip.viewer.app import _polylines
+
+    x = np.arange(12.0)
+    y = x.copy()
+    y[[4, 8, 9]] = np.nan  # runs 0-3, 5-7, 10-11
+    polys = _polylines(x, y, finite=False)
+    assert [[pt.x() for pt in poly] for poly in polys] == [[0, 1, 2, 3], [5, 6, 7], [10, 11]]
+    y[[2, 6]] = np.nan  # single samples between gaps draw nothing
+    assert [len(poly) for poly in _polylines(x, y, finite=False)] == [2, 2]
