@@ -58,7 +58,7 @@ class ChannelCurves(pg.GraphicsObject):
         self.bounds: tuple[float, float, float, float] | None = None  # x0, x1, y_lo, y_hi
 
     def set_data(self, x: np.ndarray, ys: np.ndarray) -> None:
-        """``x`` (m,) and one row of ``ys`` (channels, m) per line."""
+        """``x`` (m,) and one row of ``ys`` (channels, m) per line; then :meth:`place`."""
         self.bounds, self._lines = None, []
         if x.size:
             finite = bool(np.isfinite(ys).all())
@@ -66,12 +66,19 @@ class ChannelCurves(pg.GraphicsObject):
             if math.isfinite(lo):
                 self.bounds = (float(x[0]), float(x[-1]), lo, hi)
                 self._lines = [_polylines(x, y, finite) for y in ys]
+
+    def place(self, view: QtCore.QRectF) -> None:
+        """Show the data set last, within ``view`` (the plot's visible range, data units).
+
+        The item's box is the data's box cut to the visible range: the area Qt repaints each
+        frame then stays inside the plot, off the axes and the title around it (the plot clips
+        its children to that area anyway)."""
         if self.bounds is None:
             rect = QtCore.QRectF()
         else:
             x0, x1, lo, hi = self.bounds
             pad = 0.02 * max(hi - lo, 1e-9)  # room for the pen's width
-            rect = QtCore.QRectF(x0, lo - pad, x1 - x0, hi - lo + 2 * pad)
+            rect = QtCore.QRectF(x0, lo - pad, x1 - x0, hi - lo + 2 * pad).intersected(view)
         if rect != self._rect:
             self.prepareGeometryChange()
             self._rect = rect
@@ -169,6 +176,11 @@ class ViewerWindow(QtWidgets.QMainWindow):
         outer.addWidget(self.status_label)
         split = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
         self.raw_view = pg.GraphicsLayoutWidget()
+        # Each frame repaints the raw plots' areas only, and nothing there is antialiased (the
+        # lines are drawn without): Qt need not widen the repainted area by 2 px into the axes.
+        self.raw_view.setOptimizationFlag(
+            QtWidgets.QGraphicsView.OptimizationFlag.DontAdjustForAntialiasing, True
+        )
         self.step_view = pg.GraphicsLayoutWidget()
         split.addWidget(self.raw_view)
         split.addWidget(self.step_view)
@@ -264,6 +276,10 @@ class ViewerWindow(QtWidgets.QMainWindow):
             p.setMouseEnabled(x=False, y=False)
             p.hideButtons()
             _cache_axes(p)
+            for axis in ("left", "bottom"):
+                # ticks outside the plot: an axis drawn into the plot area would be repainted
+                # with the lines every frame
+                p.getAxis(axis).setStyle(tickLength=5)
             curves = ChannelCurves(AXIS_COLOURS)
             p.addItem(curves)
             plots.append((p, curves))
@@ -348,8 +364,9 @@ class ViewerWindow(QtWidgets.QMainWindow):
         for sid, entry in self._raw.items():
             w = self.hub.rings[sid].window(self.window_s, end_s=now)
             if len(w) == 0:
-                for _, curves in entry["plots"]:
+                for plot, curves in entry["plots"]:
                     curves.set_data(np.zeros(0), np.zeros((3, 0)))
+                    curves.place(plot.getViewBox().viewRect())
                 continue
             plot0 = entry["plots"][0][0]
             n_bins = max(64, int(plot0.getViewBox().width() * self.bins_per_pixel))
@@ -359,6 +376,7 @@ class ViewerWindow(QtWidgets.QMainWindow):
                 curves.set_data(x, y[3 * k : 3 * k + 3])
                 if curves.bounds is not None:
                     _fit_y(plot, curves.bounds[2], curves.bounds[3])
+                curves.place(plot.getViewBox().viewRect())
             if not newest_arrival >= w.newest_arrival_s:
                 newest_arrival = w.newest_arrival_s
         self.last_drawn_arrival_s = newest_arrival
