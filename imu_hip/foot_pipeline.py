@@ -22,12 +22,13 @@ from the shoes, with the time offset between the sensors estimated from the even
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from imu_hip.dsp.frames import Frame, SegmentFrames
 from imu_hip.dsp.resample import Resampler, UniformChunk
 from imu_hip.gait.foot import detect_strides, looks_like_foot
 from imu_hip.metrics import foot as fm
@@ -42,18 +43,6 @@ FOOT_PLACEMENTS = ("left_foot", "right_foot")
 #: stretch that became the minimum would put the mid-stance inside the hole (dropped). 30 ms.
 HOLE_MARGIN_S = 0.03
 SIDE = {"left_foot": "left", "right_foot": "right"}
-
-
-@dataclass(eq=False)
-class _Seg:
-    number: int
-    t0_s: float
-    offset: int = 0
-    acc: list[np.ndarray] = field(default_factory=list)
-    gyr: list[np.ndarray] = field(default_factory=list)
-    length: int = 0
-    next_frame: int = 0
-    filled: list[np.ndarray] = field(default_factory=list)  # segment indices of filled samples
 
 
 class FootStage:
@@ -81,7 +70,7 @@ class FootStage:
         self.margin_n = round(margin_s * rate_hz)
         self.gyro_range_rads = gyro_range_rads
         self._resampler = Resampler(rate_hz)
-        self._seg: _Seg | None = None
+        self._seg: SegmentFrames | None = None
         self._last_end = -np.inf
         self.samples_ = 0
         self.clipped_samples_ = 0
@@ -119,59 +108,23 @@ class FootStage:
         out: list[StrideTable] = []
         if self._seg is None or chunk.segment != self._seg.number:
             out.extend(self._end_segment())
-            self._seg = _Seg(number=chunk.segment, t0_s=chunk.t0_s)
-        seg = self._seg
-        if chunk.filled is not None:
-            seg.filled.append(seg.length + np.flatnonzero(chunk.filled))
-        seg.acc.append(chunk.acc_mps2)
+            self._seg = SegmentFrames(
+                chunk.segment, chunk.t0_s, self.rate_hz, self.frame_n, self.margin_n
+            )
         assert chunk.gyr_rads is not None
-        seg.gyr.append(chunk.gyr_rads)
-        seg.length += len(chunk)
-        while seg.length >= (seg.next_frame + 1) * self.frame_n + self.margin_n:
-            out.append(self._frame(final=False))
+        self._seg.append(chunk.filled, acc=chunk.acc_mps2, gyr=chunk.gyr_rads)
+        out.extend(self._measure_frame(f) for f in self._seg.frames())
         return out
 
     def _end_segment(self) -> list[StrideTable]:
-        seg = self._seg
-        out: list[StrideTable] = []
-        if seg is not None and seg.length > 0:
-            while seg.next_frame * self.frame_n < seg.length:
-                out.append(self._frame(final=True))
-        self._seg = None
-        return out
+        seg, self._seg = self._seg, None
+        if seg is None:
+            return []
+        return [self._measure_frame(f) for f in seg.frames(final=True)]
 
-    def _frame(self, final: bool) -> StrideTable:
-        seg = self._seg
-        assert seg is not None
-        core_start = seg.next_frame * self.frame_n
-        core_end = core_start + self.frame_n
-        if final and core_end + self.margin_n >= seg.length:
-            core_end = seg.length
-        start = max(0, core_start - self.margin_n)
-        stop = min(seg.length, core_end + self.margin_n)
-        for parts in (seg.acc, seg.gyr):
-            if len(parts) > 1:
-                parts[:] = [np.vstack(parts)]
-        acc = seg.acc[0][start - seg.offset: stop - seg.offset]
-        gyr = seg.gyr[0][start - seg.offset: stop - seg.offset]
-        filled = None
-        if seg.filled:
-            idx = np.concatenate(seg.filled)
-            filled = idx[(idx >= start) & (idx < stop)] - start
-        table = self._measure(acc, gyr, seg.t0_s + start / self.rate_hz,
-                              core_start - start, core_end - start, filled)
-        seg.next_frame = int(np.ceil(core_end / self.frame_n))
-        keep_from = seg.next_frame * self.frame_n - self.margin_n
-        cut = keep_from - seg.offset
-        if cut > 0:
-            seg.acc[:] = [seg.acc[0][cut:]]
-            seg.gyr[:] = [seg.gyr[0][cut:]]
-            seg.offset = keep_from
-            if seg.filled:
-                idx = np.concatenate(seg.filled)
-                idx = idx[idx >= keep_from]
-                seg.filled[:] = [idx] if idx.size else []
-        return table
+    def _measure_frame(self, f: Frame) -> StrideTable:
+        return self._measure(f.data["acc"], f.data["gyr"], f.t0_s, f.core_start, f.core_end,
+                             f.filled)
 
     def _measure(self, acc: np.ndarray, gyr: np.ndarray, t0_s: float, core_start: int,
                  core_end: int, filled: np.ndarray | None = None) -> StrideTable:

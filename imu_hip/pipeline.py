@@ -24,13 +24,14 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from imu_hip.dsp.alignment import Alignment, estimate_alignment
+from imu_hip.dsp.frames import Frame, SegmentFrames
 from imu_hip.dsp.orientation import PelvisOrientation
 from imu_hip.dsp.resample import Resampler, UniformChunk
 from imu_hip.dsp.still import still_mask
@@ -56,21 +57,6 @@ NO_GYRO_REASON = "no gyroscope: pelvis angles need angular rate, so they are not
 #: beyond 75 ms its impulse response stays below 1.1 % of its peak (1.5 % of its area), so a
 #: hole further away than that cannot move an event of the step noticeably.
 HOLE_MARGIN_S = 0.075
-
-
-@dataclass(eq=False)
-class _Segment:
-    """Body-frame samples of the current gap-free segment still needed by later frames."""
-
-    number: int
-    t0_s: float
-    offset: int = 0  # segment sample index of buffer row 0
-    acc: list[np.ndarray] = field(default_factory=list)
-    gyr: list[np.ndarray] = field(default_factory=list)
-    ang: list[np.ndarray] = field(default_factory=list)
-    length: int = 0  # samples received in this segment
-    next_frame: int = 0
-    filled: list[np.ndarray] = field(default_factory=list)  # segment indices of filled samples
 
 
 class SacralStage:
@@ -105,7 +91,7 @@ class SacralStage:
         self._pending: list[UniformChunk] = []
         self._pending_n = 0
         self._next_align_try = self.align_n
-        self._segment: _Segment | None = None
+        self._segment: SegmentFrames | None = None
         self._orientation: PelvisOrientation | None = None
         self._last_t_ic = -np.inf
         self._given_alignment = alignment
@@ -206,56 +192,32 @@ class SacralStage:
         out: list[StepTable] = []
         if self._segment is None or chunk.segment != self._segment.number:
             out.extend(self._end_segment())
-            self._segment = _Segment(number=chunk.segment, t0_s=chunk.t0_s)
+            self._segment = SegmentFrames(
+                chunk.segment, chunk.t0_s, self.rate_hz, self.frame_n, self.margin_n
+            )
             self._orientation = PelvisOrientation(self.rate_hz) if self.has_gyro else None
-        seg = self._segment
-        if chunk.filled is not None:
-            seg.filled.append(seg.length + np.flatnonzero(chunk.filled))
         acc = self.alignment_.apply(chunk.acc_mps2)
-        seg.acc.append(acc)
         if self.has_gyro:
             assert self._orientation is not None and chunk.gyr_rads is not None
             gyr = self.alignment_.apply(chunk.gyr_rads)
-            seg.gyr.append(gyr)
-            seg.ang.append(self._orientation.push(acc, gyr))
-        seg.length += len(chunk)
-        while seg.length >= (seg.next_frame + 1) * self.frame_n + self.margin_n:
-            out.append(self._frame(final=False))
+            ang = self._orientation.push(acc, gyr)
+            self._segment.append(chunk.filled, acc=acc, gyr=gyr, ang=ang)
+        else:
+            self._segment.append(chunk.filled, acc=acc)
+        out.extend(self._measure_frame(f) for f in self._segment.frames())
         return out
 
     def _end_segment(self) -> list[StepTable]:
-        seg = self._segment
-        out: list[StepTable] = []
-        if seg is not None and seg.length > 0:
-            while seg.next_frame * self.frame_n < seg.length:
-                out.append(self._frame(final=True))
-        self._segment = None
-        return out
+        seg, self._segment = self._segment, None
+        if seg is None:
+            return []
+        return [self._measure_frame(f) for f in seg.frames(final=True)]
 
-    def _frame(self, final: bool) -> StepTable:
-        """Detect events in frame ``next_frame`` of the segment and measure its steps."""
-        seg = self._segment
-        assert seg is not None
-        core_start = seg.next_frame * self.frame_n
-        core_end = core_start + self.frame_n
-        if final and core_end + self.margin_n >= seg.length:
-            core_end = seg.length  # the last frame takes everything to the segment end
-        start = max(0, core_start - self.margin_n)
-        stop = min(seg.length, core_end + self.margin_n)
-        acc = _take(seg.acc, seg.offset, start, stop)
-        gyr = _take(seg.gyr, seg.offset, start, stop) if self.has_gyro else None
-        ang = _take(seg.ang, seg.offset, start, stop) if self.has_gyro else None
-        filled = None
-        if seg.filled:
-            idx = np.concatenate(seg.filled)
-            filled = idx[(idx >= start) & (idx < stop)] - start
-        steps = self._measure(
-            acc, gyr, ang, seg.t0_s + start / self.rate_hz, core_start - start, core_end - start,
-            filled,
+    def _measure_frame(self, f: Frame) -> StepTable:
+        return self._measure(
+            f.data["acc"], f.data.get("gyr"), f.data.get("ang"), f.t0_s, f.core_start,
+            f.core_end, f.filled,
         )
-        seg.next_frame = int(np.ceil(core_end / self.frame_n))
-        _trim(seg, keep_from=seg.next_frame * self.frame_n - self.margin_n)
-        return steps
 
     def _measure(
         self,
@@ -349,28 +311,6 @@ def _first_samples(chunks: list[UniformChunk], n: int) -> list[UniformChunk]:
 def _touches(filled: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     """Whether any of the sorted sample indices ``filled`` lies in ``[lo, hi]`` (float bounds)."""
     return np.searchsorted(filled, lo, side="left") < np.searchsorted(filled, hi, side="right")
-
-
-def _take(parts: list[np.ndarray], offset: int, start: int, stop: int) -> np.ndarray:
-    """Rows ``start:stop`` (segment indices) of the buffered parts."""
-    if len(parts) > 1:
-        parts[:] = [np.vstack(parts)]
-    return parts[0][start - offset : stop - offset]
-
-
-def _trim(seg: _Segment, keep_from: int) -> None:
-    """Forget buffered rows before segment index ``keep_from`` (they are no longer needed)."""
-    cut = keep_from - seg.offset
-    if cut <= 0:
-        return
-    for parts in (seg.acc, seg.gyr, seg.ang):
-        if parts:
-            parts[:] = [np.vstack(parts)[cut:]]
-    if seg.filled:
-        idx = np.concatenate(seg.filled)
-        idx = idx[idx >= keep_from]
-        seg.filled[:] = [idx] if idx.size else []
-    seg.offset = keep_from
 
 
 @dataclass(eq=False)
