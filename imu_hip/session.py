@@ -29,6 +29,7 @@ any thread; :meth:`Session.stop` is a coroutine for the loop's own thread.
 from __future__ import annotations
 
 import asyncio
+import datetime
 import logging
 import math
 import threading
@@ -680,7 +681,8 @@ class Session:
     def _open_recorder(self) -> None:
         from imu_hip.io.mcap_file import McapRecorder
 
-        meta = {"source": "imu-hip session", **self.metadata}
+        start = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+        meta = {"source": "imu-hip session", "start_time_utc": start, **self.metadata}
         self._recorder = McapRecorder(self.record_to, metadata=meta,
                                       flush_interval_s=self.flush_interval_s)
         for dev in self._devices:
@@ -722,11 +724,27 @@ class Session:
         if rec is None:
             return
         try:
+            rec.add_metadata(self._link_quality())
             rec.close()
         except (OSError, ValueError, ImuHipError) as err:
             detail = getattr(err, "strerror", None) or str(err)
             self.recording_error = f"closing {self.record_to} failed: {detail}"
             rec.abort()
+
+    def _link_quality(self) -> dict[str, str]:
+        """Per-device link figures at the end of the session, for the recording's metadata."""
+        out: dict[str, str] = {}
+        for device_id, st in self.status().items():
+            key = f"device.{device_id}"
+            out[f"{key}.packets"] = str(st.packets)
+            out[f"{key}.packets_lost"] = str(st.lost_packets)
+            out[f"{key}.loss_pct"] = f"{st.loss_pct:.3f}"
+            out[f"{key}.duplicates"] = str(st.duplicates)
+            out[f"{key}.malformed"] = str(st.malformed)
+            out[f"{key}.gaps"] = str(st.gaps)
+            out[f"{key}.reconnects"] = str(st.reconnects)
+            out[f"{key}.clock_drift_ppm"] = f"{st.drift_ppm:.2f}"
+        return out
 
     # -- status -------------------------------------------------------------------------------
 

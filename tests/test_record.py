@@ -98,6 +98,13 @@ def test_record_sim_then_analyze(tmp_path, capsys):
     rec = read_mcap(out)
     assert sorted(s.placement for s in rec.sensors) == ["left_foot", "right_foot", "sacrum"]
     assert all(len(s) == 45 * 400 for s in rec.sensors)
+    # the session's start time and every device's link quality are stated in the recording
+    assert rec.metadata["start_time_utc"].startswith("20")
+    devices = {k.split(".")[1] for k in rec.metadata if k.endswith(".loss_pct")}
+    assert len(devices) == 3
+    for d in devices:
+        assert int(rec.metadata[f"device.{d}.packets"]) > 900  # 45 s x 400 Hz / 19 per packet
+        assert float(rec.metadata[f"device.{d}.loss_pct"]) == 0.0
     assert main(["analyze", str(out)]) == 0
     summary = capsys.readouterr().out
     assert "steps" in summary and "sacrum" in summary

@@ -223,6 +223,13 @@ class McapRecorder:
             os.fsync(self._file.fileno())
         self._last_flush = time.monotonic()
 
+    def add_metadata(self, metadata: Mapping[str, str]) -> None:
+        """Add recording metadata (merged with what the file already holds, later keys win),
+        e.g. the link quality of a session at its end."""
+        self._check_open()
+        self._writer.add_metadata(RECORDING_METADATA_NAME,
+                                  {str(k): str(v) for k, v in metadata.items()})
+
     def close(self) -> None:
         """Write the index and footer and close the file (safe to call twice)."""
         if self._closed:
