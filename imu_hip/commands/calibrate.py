@@ -107,11 +107,17 @@ def run_accel(args: argparse.Namespace) -> int:
     if args.out:
         from pathlib import Path
 
-        from imu_hip.pipeline import check_output_dir
+        from imu_hip.commands.report import check_output_file
 
-        if Path(args.out).is_dir():
-            raise ImuHipError(f"{args.out}: is a folder; --out takes the calibration file's path")
-        check_output_dir(Path(args.out).parent)  # fail before the procedure, not after it
+        # fail before the procedure, not after it; a .json name only, so a recording given by
+        # mistake is never overwritten; the folder must exist
+        check_output_file(Path(args.out), (".json",), "the calibration's")
+        if Path(args.out).exists():
+            try:
+                C.load_calibration(args.out)
+            except ImuHipError:
+                raise ImuHipError(f"{args.out}: exists and is not a calibration; not writing "
+                                  "over it") from None
     range_mps2 = None if args.range_g is None else args.range_g * G
     if args.from_file:
         from imu_hip.io import read_recording

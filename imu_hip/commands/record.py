@@ -89,6 +89,8 @@ def check_out(path: Path, overwrite: bool) -> None:
         raise ImuHipError(f"{path}: exists; choose another --out or add --overwrite")
     if path.exists() and path.is_dir():
         raise ImuHipError(f"{path}: is a folder, expected a file name")
+    if path.suffix.lower() != ".mcap":
+        raise ImuHipError(f"{path}: expected a recording file name ending in .mcap")
     if not path.parent.exists():
         raise ImuHipError(f"{path.parent}: folder does not exist")
 

@@ -48,12 +48,17 @@ def add_parser(sub) -> None:
     p.set_defaults(func=run)
 
 
-def check_output_file(path: Path) -> None:
-    """Fail before the analysis when ``path`` cannot be written."""
+def check_output_file(path: Path, suffixes: tuple[str, ...] = (".html", ".htm"),
+                      what: str = "the report's") -> None:
+    """Fail before the analysis when ``path`` cannot be written, or is not named like the output
+    (``suffixes``): so a recording or any other file given by mistake is never overwritten."""
     import os
 
     if path.is_dir():
-        raise ImuHipError(f"{path}: is a folder (expected the report's file name)")
+        raise ImuHipError(f"{path}: is a folder (expected {what} file name)")
+    if path.suffix.lower() not in suffixes:
+        raise ImuHipError(f"{path}: expected {what} file name ending in "
+                          f"{' or '.join(suffixes)}; not writing over anything else")
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
         raise ImuHipError(f"{path}: cannot write there ({parent} is not a writable folder)")

@@ -52,11 +52,27 @@ def add_parser(sub) -> None:
     p.set_defaults(func=run)
 
 
+def _qt_message(_mode, _context, message: str) -> None:
+    """Qt's messages on stderr, without the offscreen platform's harmless "does not support
+    propagateSizeHints()" (headless runs: an error then stays the one line on stderr)."""
+    import sys
+
+    if "propagateSizeHints" not in message:
+        print(message, file=sys.stderr)
+
+
 def run(args: argparse.Namespace) -> int:
     from imu_hip.model import ImuHipError
 
     if args.screenshot and args.duration is None:
         raise ImuHipError("--screenshot needs --duration S (how long to run before saving)")
+    if args.screenshot:
+        from pathlib import Path
+
+        from imu_hip.commands.report import check_output_file
+
+        # before any window opens; a .png name only, so no other file is ever written over
+        check_output_file(Path(args.screenshot), (".png",), "the screenshot's")
     if args.window > 60.0:
         raise ImuHipError(f"--window must be at most 60 s, got {args.window:g}")
     sim_placements, devices = None, []
@@ -78,7 +94,8 @@ def run(args: argparse.Namespace) -> int:
         recording = read_recording(args.file)  # a bad file fails here, before any window
     from imu_hip.viewer.qt import load_qt
 
-    load_qt()  # one-line error naming the viewer extra if PyQt6/pyqtgraph are missing
+    qt_core = load_qt()[0]  # one-line error naming the viewer extra if PyQt6/pyqtgraph missing
+    qt_core.qInstallMessageHandler(_qt_message)
     from imu_hip.viewer import app, sources
 
     common = dict(
