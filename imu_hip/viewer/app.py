@@ -13,6 +13,7 @@ M marker, R record start/stop, Left/Right seek -/+10 s, +/- replay speed.
 
 from __future__ import annotations
 
+import html
 import math
 import time
 from pathlib import Path
@@ -263,7 +264,8 @@ class ViewerWindow(QtWidgets.QMainWindow):
 
     def _add_sensor_plots(self, sid: str) -> None:
         info = self.hub.sensors[sid]
-        name = terminal_safe(f"{info.placement} ({info.sensor_id})", 60)
+        # pyqtgraph titles are HTML: the untrusted sensor id is escaped for it too
+        name = html.escape(terminal_safe(f"{info.placement} ({info.sensor_id})", 60))
         plots = []
         units = [("acceleration", "g")]
         if info.has_gyro:
