@@ -249,3 +249,18 @@ def test_viewer_titles_escape_the_sensor_id(work, capsys, monkeypatch):
                         "--screenshot", "v.png"], capsys)
     assert code == 0, err
     assert titles and all("<script>alert(1)</script>" in t for t in titles), titles
+
+
+def test_view_without_adapter_is_one_line_in_a_real_process(work):
+    """No Bluetooth here: the viewer's scan fails after the window opened; stderr still holds
+    only the error (Qt's offscreen-platform warning is dropped)."""
+    import os
+    import subprocess
+    import sys
+
+    pytest.importorskip("PyQt6")
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    r = subprocess.run([sys.executable, "-m", "imu_hip.cli", "view", "--device", "a=sacrum",
+                        "--scan-s", "0.2", "--duration", "0.1"], capture_output=True, text=True,
+                       timeout=60, env=env, cwd=work)
+    assert_clean_failure(r.returncode, r.stderr)
