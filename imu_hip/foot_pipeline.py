@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from imu_hip.dsp.frames import Frame, SegmentFrames
-from imu_hip.dsp.resample import Resampler, UniformChunk
+from imu_hip.dsp.resample import Resampler, ResamplerCounts, UniformChunk
 from imu_hip.gait.foot import detect_strides, looks_like_foot
 from imu_hip.metrics import foot as fm
 from imu_hip.model import Block, ImuHipError, InputError, SensorRecording
@@ -45,7 +45,7 @@ HOLE_MARGIN_S = 0.03
 SIDE = {"left_foot": "left", "right_foot": "right"}
 
 
-class FootStage:
+class FootStage(ResamplerCounts):
     """Streaming stride analysis of one shoe sensor.
 
     ``placement``: ``left_foot`` or ``right_foot`` (gives the side and the eversion sign).
@@ -78,18 +78,6 @@ class FootStage:
         self._looks: list[bool | None] = []
         self.strides_dropped_ = 0
         self._hole_margin_n = int(np.ceil(HOLE_MARGIN_S * self.rate_hz))
-
-    @property
-    def gaps_(self) -> int:
-        return self._resampler.gaps
-
-    @property
-    def holes_filled_(self) -> int:
-        return self._resampler.holes_filled
-
-    @property
-    def filled_samples_(self) -> int:
-        return self._resampler.filled_samples
 
     def push(self, block: Block) -> StrideTable:
         if block.gyr_rads is None:

@@ -33,7 +33,7 @@ import numpy as np
 from imu_hip.dsp.alignment import Alignment, estimate_alignment
 from imu_hip.dsp.frames import Frame, SegmentFrames
 from imu_hip.dsp.orientation import PelvisOrientation
-from imu_hip.dsp.resample import Resampler, UniformChunk
+from imu_hip.dsp.resample import Resampler, ResamplerCounts, UniformChunk
 from imu_hip.dsp.still import still_mask
 from imu_hip.gait.sacrum import detect_sacral_events
 from imu_hip.metrics import grf
@@ -59,7 +59,7 @@ NO_GYRO_REASON = "no gyroscope: pelvis angles need angular rate, so they are not
 HOLE_MARGIN_S = 0.075
 
 
-class SacralStage:
+class SacralStage(ResamplerCounts):
     """Streaming analysis of one sacral sensor; see the module docstring for the stages.
 
     ``push(block)`` returns the steps completed by that block (possibly none); ``finish()``
@@ -101,22 +101,6 @@ class SacralStage:
         self.samples_ = 0
         self.steps_dropped_ = 0
         self._hole_margin_n = int(np.ceil(HOLE_MARGIN_S * self.rate_hz))
-
-    @property
-    def gaps_(self) -> int:
-        return self._resampler.gaps
-
-    @property
-    def holes_filled_(self) -> int:
-        return self._resampler.holes_filled
-
-    @property
-    def filled_samples_(self) -> int:
-        return self._resampler.filled_samples
-
-    @property
-    def dropped_samples_(self) -> int:
-        return self._resampler.dropped_out_of_order
 
     def push(self, block: Block) -> StepTable:
         if (block.gyr_rads is not None) != self.has_gyro:

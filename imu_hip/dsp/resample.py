@@ -174,3 +174,25 @@ class Resampler:
             gyr_rads=values[:, 3:6] if has_gyr else None,
             filled=filled,
         )
+
+
+class ResamplerCounts:
+    """Counters of a stage's resampler (``self._resampler``), as result attributes."""
+
+    _resampler: Resampler
+
+    @property
+    def gaps_(self) -> int:
+        return self._resampler.gaps
+
+    @property
+    def holes_filled_(self) -> int:
+        return self._resampler.holes_filled
+
+    @property
+    def filled_samples_(self) -> int:
+        return self._resampler.filled_samples
+
+    @property
+    def dropped_samples_(self) -> int:
+        return self._resampler.dropped_out_of_order
