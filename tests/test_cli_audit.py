@@ -47,7 +47,8 @@ def sources(tmp_path_factory) -> Path:
     (d / "empty.mcap").write_bytes(b"")
     (d / "binary.csv").write_bytes(np.random.default_rng(1).bytes(4000))
     (d / "binary.mcap").write_bytes(np.random.default_rng(2).bytes(4000))
-    (d / "trunc.csv").write_text(text[: len(text) // 2])
+    cut = text.index("\n", len(text) // 2) + 4  # always mid-line: a few characters into a row
+    (d / "trunc.csv").write_text(text[:cut])
     raw = (d / "good.mcap").read_bytes()
     (d / "trunc.mcap").write_bytes(raw[: len(raw) // 3])
     (d / "existing.mcap").write_bytes(raw)
