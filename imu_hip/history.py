@@ -289,25 +289,24 @@ class History:
                 raise ImuHipError(f"{self.path}: cannot create the history database there")
             return
         with self._connect(write=False) as conn:
-            check = conn.execute("PRAGMA quick_check").fetchone()
-            if not check or check[0] != "ok":
-                raise ImuHipError(
-                    f"{self.path}: the history database is damaged ({check[0] if check else '?'})"
-                    "; it was left untouched"
-                )
+            self._quick_check(conn, "it was left untouched")
             if conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
                 self._check(conn, create=False)
+
+    def _quick_check(self, conn: sqlite3.Connection, outcome: str) -> None:
+        """SQLite's quick integrity check; a damaged file is an :class:`ImuHipError`."""
+        check = conn.execute("PRAGMA quick_check").fetchone()
+        if not check or check[0] != "ok":
+            raise ImuHipError(
+                f"{self.path}: the history database is damaged ({check[0] if check else '?'})"
+                f"; {outcome}"
+            )
 
     def add(self, record: RunRecord) -> int:
         """Store one run in one transaction; return its id. A run already stored (same
         fingerprint) is an :class:`ImuHipError` naming the stored run."""
         with self._connect(write=True) as conn:
-            check = conn.execute("PRAGMA quick_check").fetchone()
-            if not check or check[0] != "ok":
-                raise ImuHipError(
-                    f"{self.path}: the history database is damaged ({check[0] if check else '?'})"
-                    "; nothing was written"
-                )
+            self._quick_check(conn, "nothing was written")
             self._check(conn, create=True)
             conn.execute("BEGIN IMMEDIATE")
             old = conn.execute(
