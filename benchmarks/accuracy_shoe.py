@@ -77,27 +77,27 @@ def same_stance(t_a: np.ndarray, t_b: np.ndarray, t_s: np.ndarray, gyr_rads: np.
                                                                               strict=True)])
 
 
-def match_strides(t_start: np.ndarray, t_end: np.ndarray, b: np.ndarray, sensor: SensorRecording,
-                  ) -> tuple[np.ndarray, np.ndarray]:
+def match_strides(t_start: np.ndarray, t_end: np.ndarray, r_start: np.ndarray,
+                  r_end: np.ndarray, sensor: SensorRecording) -> tuple[np.ndarray, np.ndarray]:
     """Index pairs (estimate, reference stride): the estimated stride's start and end lie
-    within ``CLOSE_S`` of the reference boundaries or in the same stance as them (reference
-    stride ``j`` runs from ``b[j]`` to ``b[j + 1]``); one to one, nearest in time first."""
+    within ``CLOSE_S`` of the reference stride's ``r_start``/``r_end`` or in the same stance as
+    them; one to one, nearest in time first."""
     i_est, i_ref, used = [], [], set()
-    for j in range(b.size - 1):
-        near = np.flatnonzero((np.abs(t_start - b[j]) < 2.0) & (np.abs(t_end - b[j + 1]) < 2.0))
+    for j in range(r_start.size):
+        near = np.flatnonzero((np.abs(t_start - r_start[j]) < 2.0)
+                              & (np.abs(t_end - r_end[j]) < 2.0))
         near = [int(k) for k in near if int(k) not in used]
         if not near:
             continue
         k_arr = np.asarray(near)
-        ok = ((np.abs(t_start[k_arr] - b[j]) <= CLOSE_S)
-              | same_stance(t_start[k_arr], np.full(k_arr.size, b[j]), sensor.t_s,
-                            sensor.gyr_rads, sensor.rate_hz))
-        ok &= ((np.abs(t_end[k_arr] - b[j + 1]) <= CLOSE_S)
-               | same_stance(t_end[k_arr], np.full(k_arr.size, b[j + 1]), sensor.t_s,
-                             sensor.gyr_rads, sensor.rate_hz))
+        ok = np.ones(k_arr.size, bool)
+        for t_est, t_ref in ((t_start[k_arr], r_start[j]), (t_end[k_arr], r_end[j])):
+            ok &= ((np.abs(t_est - t_ref) <= CLOSE_S)
+                   | same_stance(t_est, np.full(k_arr.size, t_ref), sensor.t_s,
+                                 sensor.gyr_rads, sensor.rate_hz))
         if ok.any():
             cand = k_arr[ok]
-            cost = np.abs(t_start[cand] - b[j]) + np.abs(t_end[cand] - b[j + 1])
+            cost = np.abs(t_start[cand] - r_start[j]) + np.abs(t_end[cand] - r_end[j])
             k = int(cand[np.argmin(cost)])
             used.add(k)
             i_est.append(k)
@@ -110,7 +110,7 @@ def jogging_report(root: Path) -> tuple[str, dict]:
     for f in sorted((root / "shoe_jogging_vicon").glob("*_imu_vicon.csv")):
         sensor, b, ref_len = jogging_trial(f)
         strides = analyze_feet([sensor]).strides
-        ie, ir = match_strides(strides["t_start_s"], strides["t_end_s"], b, sensor)
+        ie, ir = match_strides(strides["t_start_s"], strides["t_end_s"], b[:-1], b[1:], sensor)
         e = strides["stride_length_m"][ie] - ref_len[ir]
         s = error_stats(e)
         rows.append([sensor.sensor_id, str(b.size - 1), str(len(strides)),
@@ -181,7 +181,33 @@ def walking_report(root: Path) -> tuple[str, dict]:
         summary[key] = s
     length = strides["stride_length_m"]
     summary["stride_length_median_m"] = float(np.nanmedian(length))
+    summary["length"] = walking_length_errors(root, sensors, strides, ev)
     return md_table(["foot", "event", "matched", "mean ms", "SD ms", "MAE ms"], rows), summary
+
+
+def walking_length_errors(root: Path, sensors: list[SensorRecording], strides, ev) -> dict:
+    """Stride length against motion capture (``position_sample.csv``: the heel trajectory of
+    each reference stride from its ``start`` to its ``end`` sample, both at the foot's minimum
+    velocity): horizontal distance between the two ends. Matched as in jogging."""
+    ends: dict[tuple[str, int], np.ndarray] = {}
+    with open(root / "feet_walking_mocap" / "position_sample.csv", encoding="utf-8") as fh:
+        fh.readline()
+        for line in fh:
+            sensor_id, s_id, _, x, y, _ = line.strip().split(",")
+            ends[(sensor_id, int(s_id))] = np.array([float(x), float(y)])
+    errs = []
+    for sensor in sensors:
+        side = sensor.placement.split("_")[0]
+        ref = ev[ev["foot"] == side]
+        ref_len = np.array([np.hypot(*ends[(f"{side}_sensor", int(i))]) for i in ref["s_id"]])
+        mine = strides["side"] == side
+        ie, ir = match_strides(strides["t_start_s"][mine], strides["t_end_s"][mine],
+                               np.asarray(ref["start"], float) / sensor.rate_hz,
+                               np.asarray(ref["end"], float) / sensor.rate_hz, sensor)
+        errs.append(strides["stride_length_m"][mine][ie] - ref_len[ir])
+    out = error_stats(np.concatenate(errs))
+    out["n_ref"] = int(ev.size)
+    return out
 
 
 # ------------------------------------------------------------------------------ simulator
@@ -287,6 +313,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nTarget: MAE <= 15 ms. Measured MAE: initial contact {s['ic']['mae']:.1f} ms, "
               f"toe-off {s['tc']['mae']:.1f} ms. Estimate minus reference (positive = late). "
               f"Median stride length {s['stride_length_median_m']:.2f} m.\n")
+        ln = s["length"]
+        print(f"Walking stride length vs motion capture (heel position between the reference's "
+              f"minimum-velocity instants; no target): {ln['n']} of {ln['n_ref']} strides "
+              f"matched, bias {ln['mean']:+.3f} m, SD {ln['sd']:.3f} m, MAE {ln['mae']:.3f} m.\n")
     if not args.no_sim:
         print("## Initial contact: impact alone vs the heel-rocker rule\n")
         print("MAE in ms (mean error in brackets). A heel strike (foot > 8 deg toe up at the "

@@ -9,9 +9,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from imu_hip.foot_pipeline import FootStage, analyze_feet, attach_shoes, estimate_offset_s
-from imu_hip.gait.foot import clipped_mask, looks_like_foot
+from imu_hip.gait.foot import clipped_mask, integrate_strides, looks_like_foot
 from imu_hip.metrics.foot import strike_class
-from imu_hip.model import InputError
+from imu_hip.model import G, InputError
 from imu_hip.pipeline import analyze
 from imu_hip.sim import RunnerParams, simulate
 from imu_hip.strides import STRIDE_COLUMNS, StrideTable
@@ -150,6 +150,36 @@ def test_gyro_clipping_flagged_and_repaired():
     c = clean.recording.sensors[0]
     assert clipped_mask(c.gyr_rads, 4.0, rate_hz=400.0).sum() == 0
     assert clipped_mask(c.acc_mps2, 19.6, jumps=False, rate_hz=400.0).sum() == 0
+
+
+def _moving_foot_stride(fs=200.0, n=200, amp=6.0, disturb=0.7):
+    """A stride of known length with no rotation: forward acceleration ``amp sin`` over one
+    period (v = 0 at both ends), and the foot still accelerating by ``disturb`` m/s² around
+    the end mid-stance, so the accelerometer's gravity direction there is off by ~4 deg."""
+    t = np.arange(n) / fs
+    ms0, ms1 = 5, n - 10
+    T = (ms1 - ms0) / fs
+    acc = np.zeros((n, 3))
+    acc[:, 2] = G
+    inside = (t >= t[ms0]) & (t <= t[ms1])
+    acc[inside, 0] = amp * np.sin(2 * np.pi * (t[inside] - t[ms0]) / T)
+    acc[ms1 - 2:ms1 + 3, 0] += disturb
+    rot = np.tile([1.0, 0.0, 0.0, 0.0], (n, 1))
+    return acc, rot, fs, np.array([ms0]), np.array([ms1]), amp * T**2 / (2 * np.pi)
+
+
+def test_tilt_comes_from_the_gyroscope_not_a_moving_foot():
+    """A foot still accelerating at mid-stance tilts the measured gravity by ~4 deg; the
+    gyroscope (here: no rotation at all) keeps the tilt, so the stride length is right."""
+    acc, rot, fs, ms0, ms1, length = _moving_foot_stride()
+    disp, up = integrate_strides(acc, rot, fs, ms0, ms1)
+    assert abs(disp[0, 0] - length) < 0.005
+    assert up[0][2] > np.cos(np.radians(1.0))  # the measured vertical at the start
+    # a clipping repair that added 0.01 rad allows a tilt correction of at most that much
+    repaired = np.zeros(acc.shape[0])
+    repaired[80:82] = 0.5 * fs * 0.01  # 2 samples x 0.5 fs x dt = 0.01 rad
+    disp_r, _ = integrate_strides(acc, rot, fs, ms0, ms1, repaired)
+    assert abs(disp_r[0, 0] - length) < 0.005 + G * 0.01 * (0.9**2)
 
 
 def test_strike_classes_follow_altman_davis():
