@@ -152,10 +152,11 @@ def test_gyro_clipping_flagged_and_repaired():
     assert clipped_mask(c.acc_mps2, 19.6, jumps=False, rate_hz=400.0).sum() == 0
 
 
-def _moving_foot_stride(fs=200.0, n=200, amp=6.0, disturb=0.7):
+def _moving_foot_stride(fs=200.0, n=200, amp=6.0, disturb=0.7, at_start=False):
     """A stride of known length with no rotation: forward acceleration ``amp sin`` over one
     period (v = 0 at both ends), and the foot still accelerating by ``disturb`` m/s² around
-    the end mid-stance, so the accelerometer's gravity direction there is off by ~4 deg."""
+    the end (or start) mid-stance, so the accelerometer's gravity direction there is off by
+    ~4 deg."""
     t = np.arange(n) / fs
     ms0, ms1 = 5, n - 10
     T = (ms1 - ms0) / fs
@@ -163,7 +164,8 @@ def _moving_foot_stride(fs=200.0, n=200, amp=6.0, disturb=0.7):
     acc[:, 2] = G
     inside = (t >= t[ms0]) & (t <= t[ms1])
     acc[inside, 0] = amp * np.sin(2 * np.pi * (t[inside] - t[ms0]) / T)
-    acc[ms1 - 2:ms1 + 3, 0] += disturb
+    at = ms0 if at_start else ms1
+    acc[at - 2:at + 3, 0] += disturb
     rot = np.tile([1.0, 0.0, 0.0, 0.0], (n, 1))
     return acc, rot, fs, np.array([ms0]), np.array([ms1]), amp * T**2 / (2 * np.pi)
 
@@ -180,6 +182,18 @@ def test_tilt_comes_from_the_gyroscope_not_a_moving_foot():
     repaired[80:82] = 0.5 * fs * 0.01  # 2 samples x 0.5 fs x dt = 0.01 rad
     disp_r, _ = integrate_strides(acc, rot, fs, ms0, ms1, repaired)
     assert abs(disp_r[0, 0] - length) < 0.005 + G * 0.01 * (0.9**2)
+
+
+def test_stride_vertical_is_the_mean_specific_force():
+    """With the foot accelerating at the first mid-stance, the gravity measured there is tilted
+    by ~4 deg; the stride's vertical (its mean specific force) is not."""
+    acc, rot, fs, ms0, ms1, length = _moving_foot_stride(disturb=0.7, at_start=True)
+    tilt_at_ms0 = np.degrees(np.arctan2(acc[ms0[0] - 2:ms0[0] + 3, 0].mean(), G))
+    assert tilt_at_ms0 > 3.0
+    disp, up = integrate_strides(acc, rot, fs, ms0, ms1)
+    assert np.degrees(np.arccos(min(1.0, up[0][2]))) < 0.3
+    horizontal = disp[0] - (disp[0] @ up[0]) * up[0]
+    assert abs(np.linalg.norm(horizontal) - length) < 0.005
 
 
 def test_strike_classes_follow_altman_davis():

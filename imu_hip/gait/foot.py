@@ -30,7 +30,10 @@ Method, in order (each step uses only the foot's own physics, no constant fitted
    rate the clipping repair added, and by at most the rotation that repair added (the part of
    the orientation the gyroscope could not measure). Gravity is removed, velocity integrated
    with its reset at both mid-stances: the velocity left at the end is removed as a linear
-   drift in time; position is the integral. Stride length = horizontal displacement.
+   drift in time; position is the integral. Stride length = horizontal displacement, with the
+   stride's vertical taken as the direction of its mean specific force (a stride from rest to
+   rest has zero mean acceleration, so that mean is gravity without the foot's acceleration at
+   the mid-stance).
 4. **Foot frame.** Vertical = gravity in the sensor frame at mid-stance (foot flat); forward =
    the mean horizontal stride direction seen from the sensor at mid-stance; left = up x forward.
 5. **Initial contact** = the first jerk (change of the acceleration vector) of at least half the
@@ -86,7 +89,7 @@ class FootStrides:
     Sample indices into the analysed arrays: ``ms0``/``ms1`` mid-stance at the start/end, ``to``
     toe-off (of the stance at ``ms0``), ``ic`` initial contact (of the stance at ``ms1``),
     ``to_next`` toe-off of the stance at ``ms1`` (-1 when not found). ``disp_m``: (k, 3)
-    displacement and ``up_s`` (k, 3) the up direction, both in the sensor frame at ``ms0``.
+    displacement and ``up_s`` (k, 3) the stride's up direction, both in the sensor frame at ``ms0``.
     ``clipped``: a sample in the stride was clipped. ``frame``: 3x3 foot frame in sensor
     coordinates (columns forward, left, up), or None. ``ms_all``: all mid-stances found (also
     those without a full stride). ``touched``: the stride (``ms0`` to ``ms1``, widened by a
@@ -433,8 +436,10 @@ def integrate_strides(
     ms1: np.ndarray,
     repaired_rads: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Displacement (k, 3) of each stride ``ms0[k] -> ms1[k]`` and the up direction (k, 3) at
-    ``ms0``, both in the sensor frame at ``ms0``, by zero-velocity-anchored strapdown.
+    """Displacement (k, 3) of each stride ``ms0[k] -> ms1[k]`` and its up direction (k, 3),
+    both in the sensor frame at ``ms0``, by zero-velocity-anchored strapdown. Up is the
+    direction of the stride's mean specific force (gravity: the stride starts and ends at
+    rest).
 
     ``rot``: world-from-sensor quaternions from :func:`orientations`. ``repaired_rads``: (n,)
     magnitude of the angular rate the clipping repair added per sample (rad/s; None: no
@@ -497,10 +502,16 @@ def integrate_strides(
     vel_sum = dsum[last_idx] - dsum[first_idx] + c_first - lengths[:, None] * c_first
     duration = ((lengths - 1) * dt)[:, None]
     disp = dt * (vel_sum - 0.5 * v_end) - 0.5 * v_end * duration
-    # into the sensor frame at ms0 (foot flat): displacement and the up direction
+    # The stride's vertical: its velocity starts and ends (near) zero, so its mean acceleration
+    # is zero and the mean specific force is gravity - free of the foot's acceleration at the
+    # mid-stance, which tilts u0 by a few degrees and would shorten every horizontal length
+    # (by 1 - cos of that tilt) when projecting on it.
+    up = np.add.reduceat(f, starts, axis=0) / lengths[:, None] + G * u0
+    up /= _norm3(up)[:, None]
+    # into the sensor frame at ms0 (foot flat): displacement and the vertical
     inv0 = qconj(rot[ms0])
     disp_s = qrot(inv0, disp)
-    up_s = qrot(inv0, u0)
+    up_s = qrot(inv0, up)
     return disp_s, up_s
 
 
