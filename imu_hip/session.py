@@ -647,10 +647,18 @@ class Session:
         try:
             steps = self._sacral.push(block)
         except Exception as err:  # noqa: BLE001 - an analysis bug must not end the recording
-            self.analysis_errors += 1
-            log.warning("sacral analysis: %s: %s", type(err).__name__, err)
+            self._analysis_failed(err)
             return
         self._add_steps(steps)
+
+    def _analysis_failed(self, err: Exception) -> None:
+        """Count and log a failed sacral analysis; the recording goes on. A data problem
+        (too short, ...) is logged as its message; anything else is a bug: with its type."""
+        self.analysis_errors += 1
+        if isinstance(err, ImuHipError):
+            log.warning("sacral analysis: %s", err)
+        else:
+            log.warning("sacral analysis failed (%s): %s", type(err).__name__, err)
 
     def _add_steps(self, steps: StepTable) -> None:
         if not len(steps):
@@ -673,8 +681,7 @@ class Session:
             try:
                 self._add_steps(self._sacral.finish())
             except Exception as err:  # noqa: BLE001
-                self.analysis_errors += 1
-                log.warning("sacral analysis: %s: %s", type(err).__name__, err)
+                self._analysis_failed(err)
 
     # -- recording ----------------------------------------------------------------------------
 

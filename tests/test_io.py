@@ -552,3 +552,18 @@ def test_damaged_cells_never_read_as_numbers(values, damaged, where):
         with pytest.raises(InputError):
             csv_file.read_csv(path)
     assert n >= 2
+
+
+def test_written_metadata_with_control_characters_reads_back(tmp_path):
+    """A hostile device name (ANSI escape, bell) as sensor id: write_csv escapes it, so its own
+    file stays readable and the name stays visible."""
+    t = np.arange(0.0, 10.0, 0.01)
+    acc = np.tile([0.0, 0.0, G], (t.size, 1))
+    sensor = SensorRecording("bad\x1b[31mname\x07", "sacrum", 100.0, t, acc)
+    sensor.metadata["note"] = "line one\nline two\x1b[2J"
+    path = tmp_path / "hostile.csv"
+    write_csv(sensor, path)
+    back = read_csv(path).sensors[0]
+    assert back.sensor_id == "bad\\x1b[31mname\\x07"
+    assert back.metadata["note"] == "line one line two\\x1b[2J"
+    np.testing.assert_array_equal(back.acc_mps2, acc)

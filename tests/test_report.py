@@ -147,6 +147,7 @@ def test_sacral_report_cli_parses_has_plots_and_escapes(sacral_file, tmp_path, c
     assert HOSTILE_META["note"] in text and HOSTILE_META["device_name"] in text
     assert "<b>1.0</b>" in text
     assert "Polar H10 <img src=x onerror=alert(5)>" in text  # the device's advertised name
+    assert "\x1b" not in html and "\\x1b[31m" in text  # control characters shown as escapes
     for section in ("What this may mean for your hip", "Metrics over the run", "Distributions",
                     "Per window", "Drift from start to end", "Data quality", "Left and right"):
         assert section in text

@@ -333,3 +333,18 @@ def test_device_stream_is_deterministic_and_rejects_unknown_protocol():
     with pytest.raises(ImuHipError):
         Session([DeviceSpec(links[0], "sacrum", "imu-hip", device_id="a"),
                  DeviceSpec(links[1], "left_foot", "imu-hip", device_id="a")])
+
+
+def test_too_short_for_analysis_is_logged_as_a_plain_message(caplog):
+    """One second of a sacral sensor cannot be analysed; the session says why in one plain
+    line (no exception type: it is the data, not a bug) and counts it."""
+    links = virtual_devices(("sacrum",), duration_s=1.0, speed=FAST, seed=2)
+    session = Session(specs(links))
+    with caplog.at_level("WARNING", logger="imu_hip.session"):
+        run(session)
+    lines = [r.getMessage() for r in caplog.records if "sacral analysis" in r.getMessage()]
+    assert session.analysis_errors == 1
+    assert lines and "at least 2 s" in lines[0]
+    assert "Error" not in lines[0]
+    session._analysis_failed(ZeroDivisionError("bug"))
+    assert "ZeroDivisionError" in caplog.records[-1].getMessage()

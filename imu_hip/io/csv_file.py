@@ -50,6 +50,7 @@ import numpy as np
 
 from imu_hip.io.validate import open_input
 from imu_hip.model import G, ImuHipError, InputError, Recording, SensorRecording, check_placement
+from imu_hip.text import terminal_safe
 
 #: Accepted acceleration columns per unit, and the factor to m/s².
 ACC_COLUMNS: dict[str, tuple[tuple[str, str, str], float]] = {
@@ -192,7 +193,9 @@ def write_csv(sensor: SensorRecording, path: str | Path, units: str = "mps2",
 
 
 def _one_line(text: str) -> str:
-    return " ".join(str(text).splitlines()).strip()
+    """Metadata value for a ``# key: value`` line: line breaks become spaces, other control
+    characters their escapes (the reader refuses control characters as binary data)."""
+    return terminal_safe(" ".join(str(text).splitlines()).strip(), max_len=10**6)
 
 
 def _read_bytes(path: str | Path) -> bytes:

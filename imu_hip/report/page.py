@@ -12,6 +12,8 @@ import math
 from collections.abc import Iterable, Sequence
 from datetime import datetime, tzinfo
 
+from imu_hip.text import terminal_safe
+
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 
 CSS = """
@@ -37,11 +39,9 @@ svg .tk{font-size:10px;fill:#555}svg .lg{font-size:11px;fill:#333}
 
 
 def esc(x: object, max_len: int = 500) -> str:
-    """Untrusted text as HTML text or attribute content (quotes escaped), cut to ``max_len``."""
-    s = str(x)
-    if len(s) > max_len:
-        s = s[: max_len - 1] + "…"
-    return html.escape(s, quote=True)
+    """Untrusted text as HTML text or attribute content (quotes escaped, control characters
+    shown as escapes), cut to ``max_len``."""
+    return html.escape(terminal_safe(x, max_len), quote=True)
 
 
 def num(x: object, digits: int = 3, scale: float = 1.0) -> str:
