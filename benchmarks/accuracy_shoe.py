@@ -302,7 +302,7 @@ def main(argv: list[str] | None = None) -> int:
         table, s = jogging_report(root)
         print(table)
         print(f"\nTargets: bias within ±0.03 m, SD <= 0.04 m, >= 95 % matched. Measured: bias "
-              f"{s['bias']:+.3f} m, SD {s['sd']:.3f} m, {s['matched_pct']:.0f} % matched "
+              f"{s['bias']:+.4f} m, SD {s['sd']:.4f} m, {s['matched_pct']:.0f} % matched "
               "(both boundaries in the same stance as the reference's).\n")
     else:
         print(f"accuracy_shoe: {root / 'shoe_jogging_vicon'} not found; skipped", file=sys.stderr)

@@ -216,8 +216,13 @@ def flight_times(strides: StrideTable) -> StrideTable:
 
 def analyze_foot_sensor(sensor: SensorRecording, block_size: int = 1 << 16,
                         gyro_range_rads: float | None = None, source: str = "",
-                        check_signal: bool = True) -> tuple[StrideTable, dict[str, Any]]:
-    """Strides of one shoe stream through :class:`FootStage`, and facts about the run."""
+                        check_signal: bool = True, calibration: Any = "auto",
+                        ) -> tuple[StrideTable, dict[str, Any]]:
+    """Strides of one shoe stream through :class:`FootStage`, and facts about the run.
+
+    ``calibration``: as for the hip (:func:`imu_hip.calibration.prepare_for_analysis`):
+    ``"auto"`` applies the sensor's stored calibration, then subtracts the gyroscope bias
+    found over the still periods (>= 2 s, e.g. standing before the run); None: raw."""
     name = source or f"sensor {sensor.sensor_id!r}"
     if sensor.placement not in FOOT_PLACEMENTS:
         raise InputError(name, f"placement {sensor.placement!r} is not a shoe "
@@ -225,6 +230,9 @@ def analyze_foot_sensor(sensor: SensorRecording, block_size: int = 1 << 16,
     if not sensor.has_gyro:
         raise InputError(name, f"the {sensor.placement} stream has no angular rate: a shoe "
                          "sensor needs a gyroscope for strides, foot strike and pronation")
+    from imu_hip.calibration import prepare_for_analysis
+
+    sensor, calibration_info = prepare_for_analysis(sensor, calibration)
     stage = FootStage(sensor.rate_hz, sensor.placement, frame_s=300.0,
                       gyro_range_rads=gyro_range_rads)
     # fixed blocks, not split at holes: the resampler finds them from the times (same strides)
@@ -242,7 +250,7 @@ def analyze_foot_sensor(sensor: SensorRecording, block_size: int = 1 << 16,
             "gaps": stage.gaps_, "clipped_samples": stage.clipped_samples_,
             "holes_filled": stage.holes_filled_, "filled_samples": stage.filled_samples_,
             "strides_dropped_at_packet_loss": stage.strides_dropped_,
-            "foot_frame_sensor": stage.frame_}
+            "foot_frame_sensor": stage.frame_, "calibration": calibration_info}
     return strides, info
 
 
@@ -276,10 +284,13 @@ class FootResult:
 
 
 def analyze_feet(sensors: list[SensorRecording], source: str = "",
-                 gyro_range_rads: float | None = None) -> FootResult:
-    """Analyse one or two shoe streams; with two, flight times and step time/cadence too."""
+                 gyro_range_rads: float | None = None, calibration: Any = "auto",
+                 ) -> FootResult:
+    """Analyse one or two shoe streams; with two, flight times and step time/cadence too.
+    ``calibration``: see :func:`analyze_foot_sensor`."""
     def one(s: SensorRecording) -> tuple[StrideTable, dict[str, Any]]:
-        return analyze_foot_sensor(s, gyro_range_rads=gyro_range_rads, source=source)
+        return analyze_foot_sensor(s, gyro_range_rads=gyro_range_rads, source=source,
+                                   calibration=calibration)
 
     if len(sensors) > 1 and len(sensors[0]) > 100_000:
         # The shoes are independent and numpy releases the GIL in its array loops: two
