@@ -23,7 +23,11 @@ recording:
    flight, not contact). A zero-phase filter does not delay events.
 2. Step humps: peaks of ``a_z`` low-passed at :data:`HUMP_LOWPASS_HZ` (one hump per contact)
    that are periodic over two cycles, regular in time, similar to a neighbour, and part of a bout
-   of at least two strides. Standing, shaking and irregular jumps are not gait.
+   of at least two strides. Standing, shaking and irregular jumps are not gait. Walking in daily
+   life (turns, slow or asymmetric steps, starts and stops) changes its step time from step to
+   step, so a fixed-lag autocorrelation over +-2 s misses most of it; a walking hump (no flight
+   phase around it) is also kept when the sagittal acceleration repeats at the observed step
+   times (:func:`_step_repeat`).
 3. Run/walk: a step is running when the trough before it drops below :data:`FLIGHT_G`.
 4. Initial contact, running: the tangent at the steepest point of the rise from the flight
    trough (searched up to :data:`RISE_TOP` of the rise) is extrapolated back to the trough level
@@ -90,6 +94,10 @@ LOCAL_HALF_S = 2.0
 #: Normalised autocorrelation a hump's surroundings must reach both at a step/stride lag and at
 #: twice that lag: half the variance repeats one and two cycles later.
 MIN_PERIODICITY = 0.5
+#: Low-pass (Hz) of the anteroposterior acceleration compared step to step by
+#: :func:`_step_repeat`: the same as the vertical humps' (:data:`HUMP_LOWPASS_HZ`), so each
+#: step's braking and propulsion are one smooth wave each.
+REPEAT_LOWPASS_HZ = HUMP_LOWPASS_HZ
 #: Edge of the free-fall band (g): a trough below it is a flight phase (running), and a running
 #: contact ends when the signal falls back below it. Halfway between free fall (0 g) and the
 #: lowest walking value (~0.5 g); the trunk's own motion in flight spans ~0.15-0.3 g.
@@ -171,7 +179,7 @@ def detect_sacral_events(
     az_g = acc[:, 2] / G
     az = _lowpass(az_g, EVENT_LOWPASS_HZ, rate_hz)
     s = np.maximum(az, 0.0)
-    peaks = _find_humps(az_g, rate_hz)
+    peaks = _find_humps(az_g, rate_hz, az=az, ax_g=acc[:, 0] / G)
     if peaks.size == 0:
         return _empty()
     left, right = _troughs(az, peaks, rate_hz)
@@ -309,9 +317,12 @@ def _crossing(x: np.ndarray, level: float, i0: int, i1: int, rising: bool, last:
 # --------------------------------------------------------------------------- steps
 
 
-def _find_humps(az_g: np.ndarray, rate_hz: float) -> np.ndarray:
+def _find_humps(az_g: np.ndarray, rate_hz: float, az: np.ndarray | None = None,
+                ax_g: np.ndarray | None = None) -> np.ndarray:
     """Sample indices of the step humps: peaks of the low-passed vertical acceleration that are
-    similar to a neighbouring hump, periodic and regular."""
+    similar to a neighbouring hump, periodic (or, with ``az`` the event-filtered vertical and
+    ``ax_g`` the anteroposterior acceleration in g given, walking humps whose sagittal
+    acceleration repeats step to step: :func:`_step_repeat`) and regular."""
     u = _lowpass(az_g, HUMP_LOWPASS_HZ, rate_hz)
     peaks, props = find_peaks(
         u,
@@ -329,7 +340,10 @@ def _find_humps(az_g: np.ndarray, rate_hz: float) -> np.ndarray:
     similar[:-1] |= near
     similar[1:] |= near
     peaks = peaks[similar]
-    peaks = peaks[_periodicity(u, peaks, rate_hz) >= MIN_PERIODICITY]
+    periodic = _periodicity(u, peaks, rate_hz) >= MIN_PERIODICITY
+    if az is not None and ax_g is not None and not periodic.all():
+        periodic |= _step_repeat(u, ax_g, az, peaks, rate_hz)
+    peaks = peaks[periodic]
     for _ in range(2):  # dropping an irregular hump can make its neighbours irregular
         if peaks.size < 3:
             return np.zeros(0, int)
@@ -401,6 +415,88 @@ def _periodicity(u: np.ndarray, centres: np.ndarray, rate_hz: float) -> np.ndarr
         # a numerically constant window (rounding-level scatter) repeats nothing
         flat = head[:, -1] <= nn * (1e-9 * np.max(np.abs(x), axis=1)) ** 2
         out[part] = np.where(flat, 0.0, both.max(axis=1))
+    return out
+
+
+def _step_repeat(u: np.ndarray, ax_g: np.ndarray, az: np.ndarray, peaks: np.ndarray,
+                 rate_hz: float) -> np.ndarray:
+    """True for the walking humps whose sagittal acceleration repeats at the observed step times.
+
+    The periodicity test of :func:`_periodicity` asks one lag to fit +-2 s; daily-life walking
+    changes its step time within that (turns, obstacles, starts, stops, asymmetric gait), so it
+    drops most of it. Here the lag is not searched but taken from the humps themselves, one step
+    at a time: the acceleration over one step centred on a hump is correlated (Pearson) with the
+    same window one observed step later (:func:`_repeat_r`). The stance leg's ground reaction
+    force repeats every step in its vertical and its anteroposterior component (braking, then
+    propulsion; Zijlstra & Hof 2003, Gait Posture 18(2):1; the mediolateral one alternates and is
+    left out), so both must repeat: the vertical (``u``, the humps signal) and the part of the
+    anteroposterior acceleration (``ax_g``, g, low-passed at REPEAT_LOWPASS_HZ) that the vertical
+    does not explain within the window. In walking the two are about a quarter cycle apart, so
+    most of the anteroposterior signal is that part; shaking along one fixed axis has none of it,
+    and noise that matches one channel by chance rarely matches an independent one too.
+
+    A hump is kept when the step before it and the step after it each repeat and its own foot's
+    loading repeats one stride later (the half-stride windows centred on the humps before and
+    after it), every correlation at least MIN_PERIODICITY (half the variance repeats): three
+    matches over two steps, as the periodicity test asks two over two cycles.
+
+    Only walking humps qualify: the event-filtered vertical acceleration ``az`` (g) stays above
+    FLIGHT_G from the hump before to the hump after (no flight phase: running keeps its
+    periodicity test alone). Each decision uses samples within 2.25 s of the hump (one longest
+    step plus half of one).
+    """
+    m = peaks.size
+    keep = np.zeros(m, bool)
+    if m < 3:
+        return keep
+    n = u.shape[0]
+    ax = _lowpass(ax_g, REPEAT_LOWPASS_HZ, rate_hz)
+    d = np.diff(peaks)
+    step_ok = (d >= MIN_STEP_S * rate_hz) & (d <= MAX_STEP_S * rate_hz)
+    # step k (hump k to k + 1): window of d samples centred on hump k vs the one d later
+    good = step_ok & _repeat_r(u, ax, peaks[:-1] - d // 2, d, d, n)
+    # stride k (hump k to k + 2): the half-stride window centred on hump k vs one stride later
+    stride = peaks[2:] - peaks[:-2]
+    half = stride // 2
+    keep[1:-1] = good[:-1] & good[1:] & _repeat_r(u, ax, peaks[:-2] - half // 2, half, stride, n)
+    cand = np.flatnonzero(keep)
+    if cand.size:  # no flight phase from the hump before to the hump after
+        low = az[_seg_argext(az, peaks[cand - 1], peaks[cand + 1], largest=False)]
+        keep[cand] = low >= FLIGHT_G
+    return keep
+
+
+def _repeat_r(vert: np.ndarray, ap: np.ndarray, start: np.ndarray, length: np.ndarray,
+              lag: np.ndarray, n: int) -> np.ndarray:
+    """Whether samples ``start[k] .. start[k] + length[k] - 1`` repeat ``lag[k]`` samples later:
+    the Pearson correlation of the vertical ``vert`` between the two windows, and that of the
+    anteroposterior ``ap`` after removing, within each window, its least-squares fit on the
+    vertical, both at least MIN_PERIODICITY. False where a window leaves the data, is shorter
+    than 3 samples or a part is constant."""
+    out = np.zeros(start.shape[0], bool)
+    ok = (start >= 0) & (start + lag + length <= n) & (length >= 3)
+    if not ok.any():
+        return out
+    idx, offsets, lengths = _segments(start[ok], start[ok] + length[ok] - 1)
+    later = idx + np.repeat(lag[ok], lengths)
+
+    def centred(x: np.ndarray) -> np.ndarray:
+        return x - np.repeat(np.add.reduceat(x, offsets) / lengths, lengths)
+
+    def residual(a: np.ndarray, z: np.ndarray) -> np.ndarray:
+        zz = np.add.reduceat(z * z, offsets)
+        beta = np.divide(np.add.reduceat(a * z, offsets), zz, out=np.zeros(zz.shape),
+                         where=zz > 0)
+        return a - np.repeat(beta, lengths) * z
+
+    def corr(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        den = np.sqrt(np.add.reduceat(a * a, offsets) * np.add.reduceat(b * b, offsets))
+        return np.divide(np.add.reduceat(a * b, offsets), den, out=np.zeros(den.shape),
+                         where=den > 0)
+
+    za, zb = centred(vert[idx]), centred(vert[later])
+    xa, xb = residual(centred(ap[idx]), za), residual(centred(ap[later]), zb)
+    out[ok] = (corr(za, zb) >= MIN_PERIODICITY) & (corr(xa, xb) >= MIN_PERIODICITY)
     return out
 
 
