@@ -13,6 +13,10 @@ Stages per sacral sensor, all fed in order through ``push(block)``:
    segment, each seen with ``margin_s`` of context on both sides. A step whose interval from
    its initial contact to the next one, widened by :data:`HOLE_MARGIN_S` on both sides, touches
    a filled sample is dropped and counted (``steps_dropped_``): no step rests on filled data.
+   Where the accelerometer saturated (samples piled up at its range limit, found per frame on
+   the sensor's own axes) the step keeps its events but not the metrics read from the
+   acceleration's size (:data:`SATURATION_NAN`); its vGRF comes from the contact timing alone;
+   such steps are counted (``steps_saturated_``).
 
 Every decision above is taken at fixed sample counts, never at block boundaries, so the result
 does not depend on how the input was cut into blocks. Live streaming uses a short frame (steps
@@ -35,12 +39,13 @@ from imu_hip.dsp.frames import Frame, SegmentFrames
 from imu_hip.dsp.orientation import PelvisOrientation
 from imu_hip.dsp.resample import Resampler, ResamplerCounts, UniformChunk
 from imu_hip.dsp.still import still_mask
+from imu_hip.gait.foot import clipped_mask
 from imu_hip.gait.sacrum import detect_sacral_events
 from imu_hip.metrics import grf
 from imu_hip.metrics.pelvis import pelvis_step_metrics, standing_neutral_deg
 from imu_hip.metrics.sacral import braking_peak_g, impact_peak_g, vertical_oscillation_m
 from imu_hip.metrics.summary import summarize
-from imu_hip.model import Block, ImuHipError, InputError, Recording, SensorRecording
+from imu_hip.model import Block, G, ImuHipError, InputError, Recording, SensorRecording
 from imu_hip.steps import StepTable
 
 PELVIS_COLUMNS = (
@@ -57,6 +62,13 @@ NO_GYRO_REASON = "no gyroscope: pelvis angles need angular rate, so they are not
 #: beyond 75 ms its impulse response stays below 1.1 % of its peak (1.5 % of its area), so a
 #: hole further away than that cannot move an event of the step noticeably.
 HOLE_MARGIN_S = 0.075
+#: Metrics not reported for a step whose accelerometer saturated: the impact and braking peaks
+#: and the vertical oscillation (a double integral) read the acceleration's size, which a
+#: saturated sensor cuts; the Newton part of the vGRF is left out for the same reason.
+SATURATION_NAN = ("impact_peak_g", "braking_peak_g", "vertical_oscillation_m")
+#: Lowest level (m/s²) at which an accelerometer can saturate: no range is below +-2 g, and a
+#: trunk at rest reads 1 g, so a pile-up below 1.5 g is not a range limit.
+SATURATION_FLOOR_MPS2 = 1.5 * G
 
 
 class SacralStage(ResamplerCounts):
@@ -65,8 +77,9 @@ class SacralStage(ResamplerCounts):
     ``push(block)`` returns the steps completed by that block (possibly none); ``finish()``
     returns the rest. Attributes after or during the run: ``alignment_`` (None until found),
     ``neutral_deg_`` (obliquity, tilt, rotation while standing, or None), ``gaps_``, ``samples_``,
-    ``holes_filled_``, ``filled_samples_`` (short holes filled, see the module docstring) and
-    ``steps_dropped_`` (steps found but not reported because they touch a filled hole).
+    ``holes_filled_``, ``filled_samples_`` (short holes filled, see the module docstring),
+    ``steps_dropped_`` (steps found but not reported because they touch a filled hole) and
+    ``steps_saturated_`` (steps reported without the metrics the saturated accelerometer cut).
     ``alignment``: a known sensor-to-body rotation (e.g. :data:`BODY_AXES` for data already in
     the body frame); None (default) estimates it from the data.
     """
@@ -100,6 +113,7 @@ class SacralStage(ResamplerCounts):
         self.neutral_deg_: np.ndarray | None = None
         self.samples_ = 0
         self.steps_dropped_ = 0
+        self.steps_saturated_ = 0
         self._hole_margin_n = int(np.ceil(HOLE_MARGIN_S * self.rate_hz))
 
     def push(self, block: Block) -> StepTable:
@@ -185,9 +199,9 @@ class SacralStage(ResamplerCounts):
             assert self._orientation is not None and chunk.gyr_rads is not None
             gyr = self.alignment_.apply(chunk.gyr_rads)
             ang = self._orientation.push(acc, gyr)
-            self._segment.append(chunk.filled, acc=acc, gyr=gyr, ang=ang)
+            self._segment.append(chunk.filled, acc=acc, raw=chunk.acc_mps2, gyr=gyr, ang=ang)
         else:
-            self._segment.append(chunk.filled, acc=acc)
+            self._segment.append(chunk.filled, acc=acc, raw=chunk.acc_mps2)
         out.extend(self._measure_frame(f) for f in self._segment.frames())
         return out
 
@@ -200,7 +214,7 @@ class SacralStage(ResamplerCounts):
     def _measure_frame(self, f: Frame) -> StepTable:
         return self._measure(
             f.data["acc"], f.data.get("gyr"), f.data.get("ang"), f.t0_s, f.core_start,
-            f.core_end, f.filled,
+            f.core_end, f.filled, f.data.get("raw"),
         )
 
     def _measure(
@@ -212,9 +226,11 @@ class SacralStage(ResamplerCounts):
         core_start: int,
         core_end: int,
         filled: np.ndarray | None = None,
+        raw: np.ndarray | None = None,
     ) -> StepTable:
         """Steps with initial contact in ``[core_start, core_end)``; ``filled``: sorted frame
-        indices of filled samples (steps touching them are dropped and counted)."""
+        indices of filled samples (steps touching them are dropped and counted); ``raw``: the
+        acceleration on the sensor's axes, where saturation is looked for."""
         fs = self.rate_hz
         ev = detect_sacral_events(acc, gyr, fs)
         if ev.ic.size == 0:
@@ -227,15 +243,23 @@ class SacralStage(ResamplerCounts):
         if not keep.any():
             return StepTable()
         self._last_t_ic = float(t_ic[keep][-1])
+        # the step's interval: to the next contact, else to its toe-off, else the contact
+        end = np.where(np.isfinite(next_ic), next_ic, np.where(np.isfinite(ev.to), ev.to, ev.ic))
         if filled is not None and filled.size:
-            # the step's interval: to the next contact, else to its toe-off, else the contact
-            end = np.where(np.isfinite(next_ic), next_ic, np.where(np.isfinite(ev.to), ev.to,
-                                                                   ev.ic))
             touch = _touches(filled, ev.ic - self._hole_margin_n, end + self._hole_margin_n)
             self.steps_dropped_ += int((keep & touch).sum())
             keep &= ~touch
             if not keep.any():
                 return StepTable()
+        saturated = np.zeros(int(keep.sum()), bool)
+        if raw is not None:
+            sat = np.flatnonzero(clipped_mask(raw, SATURATION_FLOOR_MPS2, jumps=False,
+                                              rate_hz=fs))
+            if sat.size:
+                # the impact window after the contact (impact_peak_g) is inside the step
+                saturated = _touches(sat, ev.ic[keep] - self._hole_margin_n,
+                                     np.maximum(end[keep], ev.ic[keep] + 0.06 * fs))
+                self.steps_saturated_ += int(saturated.sum())
         ic, to, nxt = ev.ic[keep], ev.to[keep], next_ic[keep]
         side, gait = ev.side[keep], ev.gait[keep]
         step_time = (nxt - ic) / fs
@@ -255,6 +279,10 @@ class SacralStage(ResamplerCounts):
             "braking_peak_g": braking_peak_g(acc[:, 0], ic, to, nxt),
         }
         active = grf.active_peak_g(acc[:, 2], ic, to, fs)
+        if saturated.any():
+            active[saturated] = np.nan
+            for name in SATURATION_NAN:
+                cols[name] = np.where(saturated, np.nan, cols[name])
         cols["vgrf_peak_bw"] = grf.vgrf_peak_bw(contact, step_time, gait=gait, active_peak=active)
         cols["loading_rate_bw_s"] = grf.loading_rate_bw_s(cols["vgrf_peak_bw"], contact, gait=gait)
         if ang is not None:
@@ -457,6 +485,7 @@ def result_from_stage(
         "holes_filled": stage.holes_filled_,
         "filled_samples": stage.filled_samples_,
         "steps_dropped_at_packet_loss": stage.steps_dropped_,
+        "steps_accelerometer_saturated": stage.steps_saturated_,
         "mass_kg": mass_kg,
         "alignment": None
         if alignment is None

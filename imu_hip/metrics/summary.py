@@ -181,6 +181,12 @@ def format_summary(summary: dict[str, Any]) -> str:
             f"{summary.get('steps_dropped_at_packet_loss', 0)} (a step touching a filled hole "
             "is not reported)"
         )
+    if summary.get("steps_accelerometer_saturated"):
+        lines.append(
+            f"accelerometer saturated in {summary['steps_accelerometer_saturated']} steps: "
+            "their impact and braking peaks and vertical oscillation are not reported and their "
+            "vGRF comes from contact timing alone (use a range of at least +-8 g)"
+        )
     al = summary.get("alignment")
     if al:
         lines.append(
