@@ -196,6 +196,30 @@ def test_stride_vertical_is_the_mean_specific_force():
     assert abs(np.linalg.norm(horizontal) - length) < 0.005
 
 
+def test_saturated_accelerometer_strides_give_no_length():
+    """A shoe accelerometer at +-4 g saturates at every impact and in the swing: the velocity it
+    loses cannot be restored (the strides came out ~5 % short), so length, speed and impact
+    are not given for those strides, and the summary says why; timing and angles stay."""
+    from imu_hip.metrics.foot import format_stride_summary
+
+    def run(range_g):
+        p = RunnerParams(phases=(("run", 12.0),), acc_range_g=range_g, rate_hz=200.0)
+        return analyze_feet(simulate(p, seed=3, placements=("left_foot",)).recording.sensors)
+
+    full, cut = run(16.0), run(4.0)
+    assert full.summary["sensors"][0]["strides_accelerometer_saturated"] == 0
+    assert np.isfinite(full.strides["stride_length_m"]).all()
+    n = len(cut.strides)
+    assert n == len(full.strides)
+    assert cut.summary["sensors"][0]["strides_accelerometer_saturated"] == n
+    for name in ("stride_length_m", "speed_mps", "impact_peak_g"):
+        assert np.isnan(cut.strides[name]).all()
+    np.testing.assert_allclose(cut.strides["contact_time_s"], full.strides["contact_time_s"],
+                               atol=0.011)
+    assert np.isfinite(cut.strides["foot_strike_angle_deg"]).all()
+    assert "accelerometer saturated in" in format_stride_summary(cut.summary)
+
+
 def test_strike_classes_follow_altman_davis():
     cls = strike_class(np.array([20.0, 8.1, 8.0, 0.0, -1.6, -1.7, np.nan]))
     assert list(cls) == ["rear", "rear", "mid", "mid", "mid", "fore", "unknown"]

@@ -94,7 +94,8 @@ class FootStrides:
     coordinates (columns forward, left, up), or None. ``ms_all``: all mid-stances found (also
     those without a full stride). ``touched``: the stride (``ms0`` to ``ms1``, widened by a
     margin) touches a filled sample (None: no samples filled); when only the toe-off after it
-    would, ``to_next`` is -1 (not measured) instead.
+    would, ``to_next`` is -1 (not measured) instead. ``acc_clipped``: the accelerometer
+    saturated within the stride (None: nowhere); its length and impact are then not measured.
     """
 
     ms0: np.ndarray
@@ -108,6 +109,7 @@ class FootStrides:
     frame: np.ndarray | None
     ms_all: np.ndarray
     touched: np.ndarray | None = None
+    acc_clipped: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.ms0.size)
@@ -621,8 +623,8 @@ def detect_strides(
     """
     fs = float(rate_hz)
     n = acc.shape[0]
-    clip = clipped_mask(gyr, 4.0, full_scale=gyro_range_rads, rate_hz=fs) | clipped_mask(
-        acc, 2.0 * G, jumps=False, rate_hz=fs)
+    acc_clip = clipped_mask(acc, 2.0 * G, jumps=False, rate_hz=fs)
+    clip = clipped_mask(gyr, 4.0, full_scale=gyro_range_rads, rate_hz=fs) | acc_clip
     gyr_fix = declip(gyr, clip) if clip.any() else np.asarray(gyr, float)
     rot = orientations(gyr_fix, fs) if n else np.zeros((0, 4))
     empty_i = np.zeros(0, int)
@@ -698,6 +700,8 @@ def detect_strides(
         to_next[li[ok]] = _seg_argmax(pitch_rate, ms1[li[ok]], end[ok])
     cidx, _, cstart = _ranges(ms0, ms1 + 1)
     clipped = np.maximum.reduceat(clip[cidx], cstart) if cidx.size else np.zeros(0, bool)
+    acc_clipped = (np.maximum.reduceat(acc_clip[cidx], cstart)
+                   if cidx.size and acc_clip.any() else None)
     if holed:
         # the stride itself holds no filled sample, but the toe-off after it is not measured
         assert filled is not None
@@ -706,7 +710,8 @@ def detect_strides(
     else:
         touched = None
     return (
-        FootStrides(ms0, ms1, to, ic, to_next, disp_s, up_s, clipped, frame, ms, touched),
+        FootStrides(ms0, ms1, to, ic, to_next, disp_s, up_s, clipped, frame, ms, touched,
+                    acc_clipped),
         rot,
         gyr_fix,
         clip,

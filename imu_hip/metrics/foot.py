@@ -196,6 +196,11 @@ def format_stride_summary(summary: dict) -> str:
         iqr = f"{num(m.get('q25'))}-{num(m.get('q75'))}" if "q25" in m else "-"
         lines.append(f"{name:<26}{num(m['median']):>9}{iqr:>17}{num(m.get('left_median')):>9}"
                      f"{num(m.get('right_median')):>9}{num(m.get('asymmetry_pct'), 2):>8}")
+    saturated = sum(int(i.get("strides_accelerometer_saturated", 0))
+                    for i in summary.get("sensors", []))
+    if saturated:
+        lines.append(f"accelerometer saturated in {saturated} strides: their stride length, "
+                     "speed and impact peak are not reported (use a range of at least +-16 g)")
     for name, reason in summary["unavailable"].items():
         lines.append(f"not available: {name}: {reason}")
     return "\n".join(lines)
