@@ -520,6 +520,33 @@ def walking_rows(recs: list[Trial], ests: list[Estimates]) -> list[tuple[str, di
     return rows
 
 
+def outside_bouts(recs: list[Trial], ests: list[Estimates]) -> str:
+    """Detections further than WALK_MARGIN_S outside the reference walking bouts: candidate
+    false steps (sitting, standing, turning in place), per recording, against the INDIP bouts
+    and against the union of both systems' bouts (Stereophoto sees only its capture volume)."""
+    body = []
+    tot = np.zeros(3, int)
+    for rec, est in zip(recs, ests, strict=True):
+        t = est.t_ic
+        out_any = np.ones(t.size, bool)
+        out_sys = {}
+        for system, (_, bouts) in rec.extra["refs"].items():  # type: ignore[attr-defined]
+            out = np.ones(t.size, bool)
+            for b0, b1 in (zip(bouts["start_s"], bouts["end_s"], strict=True) if bouts else ()):
+                out &= (t < b0 - WALK_MARGIN_S) | (t > b1 + WALK_MARGIN_S)
+            out_sys[system] = out
+            out_any &= out
+        if not all(bool(b) and b["start_s"].size  # type: ignore[attr-defined]
+                   for _, b in rec.extra["refs"].values()):  # type: ignore[attr-defined]
+            continue  # a reference without walking bouts: nothing to judge against
+        row = np.array([t.size, int(out_sys["INDIP"].sum()), int(out_any.sum())])
+        tot += row
+        body.append([rec.name, *map(str, row)])
+    body.append(["**ALL**", *map(str, tot)])
+    return md_table(["recording", "detected ICs", "outside INDIP bouts",
+                     "outside both systems' bouts"], body)
+
+
 def _strip(rec: Trial, what: str) -> Trial:
     """A copy of ``rec`` without its gyroscope ("g") and/or mediolateral axis ("y")."""
     acc = rec.acc_body_mps2.copy()
@@ -905,10 +932,16 @@ def main(argv: list[str] | None = None) -> int:
         print("\n## Walking: lower-back IMU vs reference ICs inside reference walking bouts "
               "(`lowerback_walking_mocap`)\n")
         print("### Full pipeline (`imu_hip.analyze`, the file's raw axes)\n")
-        print(walking_table(walking_rows(recs, [from_pipeline(r.sensor)[0]  # type: ignore
-                                                for r in recs])))
+        piped_w = [from_pipeline(r.sensor)[0] for r in recs]  # type: ignore[arg-type]
+        print(walking_table(walking_rows(recs, piped_w)))
+        print(f"\nDetections more than {WALK_MARGIN_S:g} s outside the reference walking bouts "
+              "(candidate false steps; recordings where both systems mark bouts):\n")
+        print(outside_bouts(recs, piped_w))
         print("\n### Detector only (axes converted by hand)\n")
-        print(walking_table(walking_rows(recs, [detect(r) for r in recs])))
+        detected_w = [detect(r) for r in recs]
+        print(walking_table(walking_rows(recs, detected_w)))
+        print()
+        print(outside_bouts(recs, detected_w))
         print("\nSide (left/right) in walking from each kind of evidence (detector only, both "
               "reference systems):\n")
         body = []

@@ -75,7 +75,7 @@ def irregular_walk(seed: int, steps: int = 40, change: float = 0.15, pause_s: fl
 
 def _without_step_repeat(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sacrum, "_step_repeat",
-                        lambda u, ax, az, peaks, rate: np.zeros(peaks.size, bool))
+                        lambda u, ax, az, peaks, rate, todo=None: np.zeros(peaks.size, bool))
 
 
 # --------------------------------------------------------------------------- walking found

@@ -342,7 +342,7 @@ def _find_humps(az_g: np.ndarray, rate_hz: float, az: np.ndarray | None = None,
     peaks = peaks[similar]
     periodic = _periodicity(u, peaks, rate_hz) >= MIN_PERIODICITY
     if az is not None and ax_g is not None and not periodic.all():
-        periodic |= _step_repeat(u, ax_g, az, peaks, rate_hz)
+        periodic |= _step_repeat(u, ax_g, az, peaks, rate_hz, ~periodic)
     peaks = peaks[periodic]
     for _ in range(2):  # dropping an irregular hump can make its neighbours irregular
         if peaks.size < 3:
@@ -419,7 +419,7 @@ def _periodicity(u: np.ndarray, centres: np.ndarray, rate_hz: float) -> np.ndarr
 
 
 def _step_repeat(u: np.ndarray, ax_g: np.ndarray, az: np.ndarray, peaks: np.ndarray,
-                 rate_hz: float) -> np.ndarray:
+                 rate_hz: float, todo: np.ndarray | None = None) -> np.ndarray:
     """True for the walking humps whose sagittal acceleration repeats at the observed step times.
 
     The periodicity test of :func:`_periodicity` asks one lag to fit +-2 s; daily-life walking
@@ -443,22 +443,34 @@ def _step_repeat(u: np.ndarray, ax_g: np.ndarray, az: np.ndarray, peaks: np.ndar
     Only walking humps qualify: the event-filtered vertical acceleration ``az`` (g) stays above
     FLIGHT_G from the hump before to the hump after (no flight phase: running keeps its
     periodicity test alone). Each decision uses samples within 2.25 s of the hump (one longest
-    step plus half of one).
+    step plus half of one). Only the humps in ``todo`` (default all) are tested; the others are
+    False. The windows are read every ``rate_hz // 50`` samples from the hump on (the signals are
+    low-passed at 5 Hz: 50 Hz is plenty), so a window cut elsewhere gives the same answer.
     """
     m = peaks.size
     keep = np.zeros(m, bool)
-    if m < 3:
+    mid = np.zeros(m, bool)  # humps to test that have a hump on each side
+    mid[1:-1] = True if todo is None else todo[1:-1]
+    if not mid.any():
         return keep
     n = u.shape[0]
+    sub = max(1, int(rate_hz // 50))
     ax = _lowpass(ax_g, REPEAT_LOWPASS_HZ, rate_hz)
     d = np.diff(peaks)
     step_ok = (d >= MIN_STEP_S * rate_hz) & (d <= MAX_STEP_S * rate_hz)
     # step k (hump k to k + 1): window of d samples centred on hump k vs the one d later
-    good = step_ok & _repeat_r(u, ax, peaks[:-1] - d // 2, d, d, n)
+    need = np.zeros(m - 1, bool)
+    need[:-1] |= mid[1:-1]
+    need[1:] |= mid[1:-1]
+    need &= step_ok
+    good = np.zeros(m - 1, bool)
+    j = np.flatnonzero(need)
+    good[j] = _repeat_r(u, ax, peaks[j] - d[j] // 2, d[j], d[j], n, sub)
     # stride k (hump k to k + 2): the half-stride window centred on hump k vs one stride later
-    stride = peaks[2:] - peaks[:-2]
+    k = np.flatnonzero(mid[1:-1] & good[:-1] & good[1:])
+    stride = peaks[k + 2] - peaks[k]
     half = stride // 2
-    keep[1:-1] = good[:-1] & good[1:] & _repeat_r(u, ax, peaks[:-2] - half // 2, half, stride, n)
+    keep[k + 1] = _repeat_r(u, ax, peaks[k] - half // 2, half, stride, n, sub)
     cand = np.flatnonzero(keep)
     if cand.size:  # no flight phase from the hump before to the hump after
         low = az[_seg_argext(az, peaks[cand - 1], peaks[cand + 1], largest=False)]
@@ -467,17 +479,21 @@ def _step_repeat(u: np.ndarray, ax_g: np.ndarray, az: np.ndarray, peaks: np.ndar
 
 
 def _repeat_r(vert: np.ndarray, ap: np.ndarray, start: np.ndarray, length: np.ndarray,
-              lag: np.ndarray, n: int) -> np.ndarray:
-    """Whether samples ``start[k] .. start[k] + length[k] - 1`` repeat ``lag[k]`` samples later:
-    the Pearson correlation of the vertical ``vert`` between the two windows, and that of the
-    anteroposterior ``ap`` after removing, within each window, its least-squares fit on the
-    vertical, both at least MIN_PERIODICITY. False where a window leaves the data, is shorter
-    than 3 samples or a part is constant."""
+              lag: np.ndarray, n: int, sub: int = 1) -> np.ndarray:
+    """Whether the window of ``length[k]`` samples from ``start[k]`` (read every ``sub``
+    samples) repeats ``lag[k]`` samples later: the Pearson correlation of the vertical ``vert``
+    between the two windows, and that of the anteroposterior ``ap`` after removing, within each
+    window, its least-squares fit on the vertical, both at least MIN_PERIODICITY. False where a
+    window leaves the data, has fewer than 3 samples read or a part is constant."""
     out = np.zeros(start.shape[0], bool)
-    ok = (start >= 0) & (start + lag + length <= n) & (length >= 3)
+    count = (length + sub - 1) // sub  # samples read per window
+    ok = (start >= 0) & (start + lag + length <= n) & (count >= 3)
     if not ok.any():
         return out
-    idx, offsets, lengths = _segments(start[ok], start[ok] + length[ok] - 1)
+    lengths = count[ok]
+    offsets = np.cumsum(lengths) - lengths
+    step_in = np.arange(int(lengths.sum())) - np.repeat(offsets, lengths)
+    idx = np.repeat(start[ok], lengths) + sub * step_in
     later = idx + np.repeat(lag[ok], lengths)
 
     def centred(x: np.ndarray) -> np.ndarray:
