@@ -84,8 +84,9 @@ def match_strides(t_start: np.ndarray, t_end: np.ndarray, r_start: np.ndarray,
     them; one to one, nearest in time first."""
     i_est, i_ref, used = [], [], set()
     for j in range(r_start.size):
-        near = np.flatnonzero((np.abs(t_start - r_start[j]) < 2.0)
-                              & (np.abs(t_end - r_end[j]) < 2.0))
+        # candidates: the strides overlapping the reference stride in time (a boundary may lie
+        # far into a long standing stance, as the last one of a trial does)
+        near = np.flatnonzero((t_start < r_end[j] + CLOSE_S) & (t_end > r_start[j] - CLOSE_S))
         near = [int(k) for k in near if int(k) not in used]
         if not near:
             continue
