@@ -16,7 +16,8 @@ files: the method's constants come from physics and the literature (see
 
 Matching: a reference jogging stride (boundaries ``b0 -> b1``) is matched by the estimated stride
 whose start and end mid-stances lie in the same stances as ``b0`` and ``b1``: within ``CLOSE_S``
-of them, or with no swing between (standing before the first stride is one long stance).
+of them, or with no swing between (standing before the first stride and after the last is one
+long stance).
 Walking events are matched one to one within 150 ms. Output is markdown.
 """
 
