@@ -22,6 +22,7 @@ from the shoes, with the time offset between the sensors estimated from the even
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,13 +58,16 @@ class FootStage(ResamplerCounts):
     ``holes_filled_``, ``filled_samples_``, ``strides_dropped_`` (touching a filled hole),
     ``strides_saturated_`` (the accelerometer saturated: length, speed and impact not measured),
     ``frame_`` (the last foot frame found, sensor coordinates, columns forward/left/up).
+    ``sensor_acc``: when the blocks were calibrated, the map back to the raw readings (where
+    accelerometer saturation is flat), as for :class:`imu_hip.pipeline.SacralStage`.
     Live, a stride is reported ``frame_s + margin_s`` (default 2 + 4 s) after its end at the
     latest; the margin covers the longest stride (2.5 s) and the toe-off after it. Offline
     analysis uses 300 s frames (same strides up to the frame's own foot-frame estimate).
     """
 
     def __init__(self, rate_hz: float, placement: str, frame_s: float = 2.0,
-                 margin_s: float = 4.0, gyro_range_rads: float | None = None):
+                 margin_s: float = 4.0, gyro_range_rads: float | None = None,
+                 sensor_acc: Callable[[np.ndarray], np.ndarray] | None = None):
         if placement not in FOOT_PLACEMENTS:
             raise ImuHipError(f"FootStage needs a foot placement, got {placement!r}")
         self.rate_hz = float(rate_hz)
@@ -72,6 +76,7 @@ class FootStage(ResamplerCounts):
         self.frame_n = max(1, round(frame_s * rate_hz))
         self.margin_n = round(margin_s * rate_hz)
         self.gyro_range_rads = gyro_range_rads
+        self._sensor_acc = sensor_acc
         self._resampler = Resampler(rate_hz)
         self._seg: SegmentFrames | None = None
         self._last_end = -np.inf
@@ -104,7 +109,11 @@ class FootStage(ResamplerCounts):
                 chunk.segment, chunk.t0_s, self.rate_hz, self.frame_n, self.margin_n
             )
         assert chunk.gyr_rads is not None
-        self._seg.append(chunk.filled, acc=chunk.acc_mps2, gyr=chunk.gyr_rads)
+        if self._sensor_acc is None:
+            self._seg.append(chunk.filled, acc=chunk.acc_mps2, gyr=chunk.gyr_rads)
+        else:
+            self._seg.append(chunk.filled, acc=chunk.acc_mps2, gyr=chunk.gyr_rads,
+                             raw=self._sensor_acc(chunk.acc_mps2))
         out.extend(self._measure_frame(f) for f in self._seg.frames())
         return out
 
@@ -116,15 +125,16 @@ class FootStage(ResamplerCounts):
 
     def _measure_frame(self, f: Frame) -> StrideTable:
         return self._measure(f.data["acc"], f.data["gyr"], f.t0_s, f.core_start, f.core_end,
-                             f.filled)
+                             f.filled, f.data.get("raw"))
 
     def _measure(self, acc: np.ndarray, gyr: np.ndarray, t0_s: float, core_start: int,
-                 core_end: int, filled: np.ndarray | None = None) -> StrideTable:
+                 core_end: int, filled: np.ndarray | None = None,
+                 raw: np.ndarray | None = None) -> StrideTable:
         fs = self.rate_hz
         core = slice(core_start, core_end)
         self._looks.append(looks_like_foot(acc[core], gyr[core], fs))
         st, rot, gyr_fix, clip = detect_strides(acc, gyr, fs, self.gyro_range_rads, filled,
-                                                self._hole_margin_n)
+                                                self._hole_margin_n, raw)
         self.clipped_samples_ += int(clip[core].sum())
         keep = (st.ms1 >= core_start) & (st.ms1 < core_end) & (st.ic >= 0)
         t_end = t0_s + st.ms1 / fs
@@ -242,11 +252,13 @@ def analyze_foot_sensor(sensor: SensorRecording, block_size: int = 1 << 16,
     if not sensor.has_gyro:
         raise InputError(name, f"the {sensor.placement} stream has no angular rate: a shoe "
                          "sensor needs a gyroscope for strides, foot strike and pronation")
-    from imu_hip.calibration import prepare_for_analysis
+    from imu_hip.calibration import calibration_from_metadata, prepare_for_analysis
 
     sensor, calibration_info = prepare_for_analysis(sensor, calibration)
+    applied = calibration_from_metadata(sensor.metadata)
     stage = FootStage(sensor.rate_hz, sensor.placement, frame_s=300.0,
-                      gyro_range_rads=gyro_range_rads)
+                      gyro_range_rads=gyro_range_rads,
+                      sensor_acc=None if applied is None else applied.sensor_acc)
     # fixed blocks, not split at holes: the resampler finds them from the times (same strides)
     parts = [stage.push(sensor.block(i, min(i + block_size, len(sensor))))
              for i in range(0, len(sensor), block_size)]

@@ -66,9 +66,10 @@ HOLE_MARGIN_S = 0.075
 #: and the vertical oscillation (a double integral) read the acceleration's size, which a
 #: saturated sensor cuts; the Newton part of the vGRF is left out for the same reason.
 SATURATION_NAN = ("impact_peak_g", "braking_peak_g", "vertical_oscillation_m")
-#: Lowest level (m/s²) at which an accelerometer can saturate: no range is below +-2 g, and a
-#: trunk at rest reads 1 g, so a pile-up below 1.5 g is not a range limit.
-SATURATION_FLOOR_MPS2 = 1.5 * G
+#: Lowest level (m/s²) at which an accelerometer can saturate: no range is below +-2 g (whose
+#: largest reading is 32767/16384 g = 1.99994 g), less the 5 % a level is searched below the
+#: top; walking keeps the trunk under ~1.5 g, so its smooth humps are never taken for a limit.
+SATURATION_FLOOR_MPS2 = 1.9 * G
 
 
 class SacralStage(ResamplerCounts):
@@ -81,7 +82,9 @@ class SacralStage(ResamplerCounts):
     ``steps_dropped_`` (steps found but not reported because they touch a filled hole) and
     ``steps_saturated_`` (steps reported without the metrics the saturated accelerometer cut).
     ``alignment``: a known sensor-to-body rotation (e.g. :data:`BODY_AXES` for data already in
-    the body frame); None (default) estimates it from the data.
+    the body frame); None (default) estimates it from the data. ``sensor_acc``: when the blocks
+    were calibrated, the map back to the raw readings (:meth:`Calibration.sensor_acc`), where a
+    saturated axis is flat; None: the blocks are the raw readings.
     """
 
     def __init__(
@@ -93,9 +96,11 @@ class SacralStage(ResamplerCounts):
         align_window_s: float = 10.0,
         align_max_s: float = 120.0,
         alignment: Alignment | None = None,
+        sensor_acc: Callable[[np.ndarray], np.ndarray] | None = None,
     ):
         self.rate_hz = float(rate_hz)
         self.has_gyro = has_gyro
+        self._sensor_acc = sensor_acc
         self.frame_n = max(1, round(frame_s * rate_hz))
         self.margin_n = round(margin_s * rate_hz)
         self.align_n = round(align_window_s * rate_hz)
@@ -195,13 +200,14 @@ class SacralStage(ResamplerCounts):
             )
             self._orientation = PelvisOrientation(self.rate_hz) if self.has_gyro else None
         acc = self.alignment_.apply(chunk.acc_mps2)
+        raw = chunk.acc_mps2 if self._sensor_acc is None else self._sensor_acc(chunk.acc_mps2)
         if self.has_gyro:
             assert self._orientation is not None and chunk.gyr_rads is not None
             gyr = self.alignment_.apply(chunk.gyr_rads)
             ang = self._orientation.push(acc, gyr)
-            self._segment.append(chunk.filled, acc=acc, raw=chunk.acc_mps2, gyr=gyr, ang=ang)
+            self._segment.append(chunk.filled, acc=acc, raw=raw, gyr=gyr, ang=ang)
         else:
-            self._segment.append(chunk.filled, acc=acc, raw=chunk.acc_mps2)
+            self._segment.append(chunk.filled, acc=acc, raw=raw)
         out.extend(self._measure_frame(f) for f in self._segment.frames())
         return out
 
@@ -437,14 +443,16 @@ def analyze_sensor(
             "reach a foot's swing and ground contact); analyse it with --placement left_foot "
             "or --placement right_foot",
         )
-    from imu_hip.calibration import prepare_for_analysis
+    from imu_hip.calibration import calibration_from_metadata, prepare_for_analysis
 
     sensor, calibration_info = prepare_for_analysis(sensor, calibration)
+    applied = calibration_from_metadata(sensor.metadata)
     stage = SacralStage(
         sensor.rate_hz,
         sensor.has_gyro,
         frame_s=frame_s,
         alignment=BODY_AXES if axes == "body" else None,
+        sensor_acc=None if applied is None else applied.sensor_acc,
     )
     parts: list[StepTable] = []
     total = max(len(sensor), 1)

@@ -643,13 +643,26 @@ class Session:
             gap_before=first.gap_before)
         if self._sacral is None:
             self._sacral = SacralStage(block.rate_hz, block.gyr_rads is not None,
-                                       frame_s=self.frame_s)
+                                       frame_s=self.frame_s, sensor_acc=self._sacral_raw_acc())
         try:
             steps = self._sacral.push(block)
         except Exception as err:  # noqa: BLE001 - an analysis bug must not end the recording
             self._analysis_failed(err)
             return
         self._add_steps(steps)
+
+    def _sacral_raw_acc(self):
+        """The map from the sacral device's calibrated acceleration back to its raw readings
+        (where saturation is flat), or None when no accelerometer calibration is applied."""
+        from imu_hip.calibration import calibration_from_metadata
+
+        for dev in self._devices:
+            cal = dev.stream.calibration
+            if dev.spec.device_id == self._sacral_id and cal is not None:
+                applied = calibration_from_metadata(
+                    {f"calibration.{k}": v for k, v in cal.metadata().items()})
+                return None if applied is None else applied.sensor_acc
+        return None
 
     def _analysis_failed(self, err: Exception) -> None:
         """Count and log a failed sacral analysis; the recording goes on. A data problem

@@ -112,7 +112,8 @@ def prepare_for_analysis(sensor: SensorRecording, calibration: Calibration | str
     if cal is None and info["gyro_bias_still_periods"] == 0:
         return sensor, info
     meta = dict(sensor.metadata)
-    if cal is not None:
+    if cal is not None:  # as a live session writes it: what was applied, with its numbers
+        meta.update({f"calibration.{k}": v for k, v in cal.metadata().items()})
         meta[APPLIED_KEY] = info["applied"]
     if info["gyro_bias_still_periods"]:
         meta[TRACKING_KEY] = (

@@ -89,6 +89,17 @@ class Calibration:
             out[:, i] = m[i, 0] * v[:, 0] + m[i, 1] * v[:, 1] + m[i, 2] * v[:, 2]
         return out
 
+    def sensor_acc(self, acc_mps2: np.ndarray) -> np.ndarray:
+        """The raw (n, 3) readings behind calibrated (n, 3) acceleration: the inverse of
+        :meth:`correct_acc` (where a saturated axis is flat; row-wise like it)."""
+        v = np.asarray(acc_mps2, dtype=np.float64)
+        m = np.linalg.inv(self.acc_matrix)
+        out = np.empty(v.shape)
+        for i in range(3):
+            out[:, i] = (m[i, 0] * v[:, 0] + m[i, 1] * v[:, 1] + m[i, 2] * v[:, 2]
+                         + self.acc_bias_mps2[i])
+        return out
+
     def correct_gyr(self, gyr_rads: np.ndarray) -> np.ndarray:
         """Bias-corrected (n, 3) angular rate (rad/s)."""
         return np.asarray(gyr_rads, dtype=np.float64) - self.gyr_bias_rads
@@ -286,6 +297,23 @@ def apply_calibration(data: SensorRecording | Block, cal: Calibration) -> Sensor
     return SensorRecording(sensor_id=data.sensor_id, placement=data.placement,
                            rate_hz=data.rate_hz, t_s=data.t_s, acc_mps2=acc, gyr_rads=gyr,
                            metadata=meta)
+
+
+def calibration_from_metadata(metadata: dict[str, str]) -> Calibration | None:
+    """The calibration a recording's ``calibration.*`` metadata says was applied (as written
+    by :meth:`Calibration.metadata`), or None when it holds no usable matrix and bias."""
+    try:
+        matrix = np.array(json.loads(metadata["calibration.acc_matrix"]), dtype=np.float64)
+        bias = np.array(json.loads(metadata["calibration.acc_bias_mps2"]), dtype=np.float64)
+        gyr = np.array(json.loads(metadata.get("calibration.gyr_bias_rads", "[0, 0, 0]")),
+                       dtype=np.float64)
+        cal = Calibration(str(metadata.get("calibration.device_id", "")), bias, matrix, gyr)
+    except (KeyError, ValueError, TypeError):
+        return None
+    if not (np.all(np.isfinite(cal.acc_matrix)) and np.all(np.isfinite(cal.acc_bias_mps2))
+            and abs(float(np.linalg.det(cal.acc_matrix))) > 1e-6):
+        return None
+    return cal
 
 
 def applied_calibration(metadata: dict[str, str]) -> str | None:

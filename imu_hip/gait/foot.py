@@ -34,8 +34,9 @@ Method, in order (each step uses only the foot's own physics, no constant fitted
    stride's vertical taken as the direction of its mean specific force (a stride from rest to
    rest has zero mean acceleration, so that mean is gravity without the foot's acceleration at
    the mid-stance).
-4. **Foot frame.** Vertical = gravity in the sensor frame at mid-stance (foot flat); forward =
-   the mean horizontal stride direction seen from the sensor at mid-stance; left = up x forward.
+4. **Foot frame.** Vertical = the strides' vertical (above) in the sensor frame at their
+   starting mid-stance (foot flat); forward = the mean horizontal stride direction seen from the
+   sensor at mid-stance; left = up x forward.
 5. **Initial contact** = the first jerk (change of the acceleration vector) of at least half the
    largest between the swing and the next mid-stance: the collision of the shoe with the
    ground; for a heel strike (foot still > 8 deg toe up at the impact, the rear-foot class of
@@ -80,6 +81,9 @@ MAX_STRIDE_S = 2.5
 HEEL_ROCKER_S = 0.06
 #: Shortest stride (s): sprinting reaches ~0.5 s.
 MIN_STRIDE_S = 0.4
+#: Lowest level (m/s²) at which an accelerometer can saturate: no range is below +-2 g, whose
+#: largest reading is 32767/16384 g = 1.99994 g.
+ACC_SATURATION_FLOOR_MPS2 = 1.9 * G
 
 
 @dataclass(eq=False)
@@ -610,6 +614,7 @@ def detect_strides(
     gyro_range_rads: float | None = None,
     filled: np.ndarray | None = None,
     margin_n: int = 0,
+    acc_raw: np.ndarray | None = None,
 ) -> tuple[FootStrides, np.ndarray, np.ndarray, np.ndarray]:
     """Strides of one foot; see the module docstring for the method.
 
@@ -618,12 +623,15 @@ def detect_strides(
     ``filled``: sorted indices of samples filled across a hole (lost packets); strides within
     ``margin_n`` samples of one are marked ``touched`` and left out of the foot frame, and a
     toe-off after a stride that would need filled samples is not given (``to_next`` = -1).
+    ``acc_raw``: the raw accelerometer readings behind a calibrated ``acc`` (where a saturated
+    axis is flat), searched for saturation instead of ``acc``.
     Returns the strides, the orientations (n, 4 quaternions, world-from-sensor, from the
     repaired angular rate), the repaired angular rate (n, 3) and the clipped-sample mask (n,).
     """
     fs = float(rate_hz)
     n = acc.shape[0]
-    acc_clip = clipped_mask(acc, 2.0 * G, jumps=False, rate_hz=fs)
+    acc_clip = clipped_mask(acc if acc_raw is None else acc_raw, ACC_SATURATION_FLOOR_MPS2,
+                            jumps=False, rate_hz=fs)
     clip = clipped_mask(gyr, 4.0, full_scale=gyro_range_rads, rate_hz=fs) | acc_clip
     gyr_fix = declip(gyr, clip) if clip.any() else np.asarray(gyr, float)
     rot = orientations(gyr_fix, fs) if n else np.zeros((0, 4))
