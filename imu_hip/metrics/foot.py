@@ -137,8 +137,10 @@ def summarize_strides(strides, min_per_side: int = 5) -> dict:
             continue
         fin = x[np.isfinite(x)]
         q25, q75 = np.percentile(fin, [25, 75])
-        left = _median(x[side == "left"]) if (side == "left").sum() >= min_per_side else np.nan
-        right = _median(x[side == "right"]) if (side == "right").sum() >= min_per_side else np.nan
+        ok = np.isfinite(x)  # a side's median needs min_per_side measured strides
+        n_left, n_right = int((ok & (side == "left")).sum()), int((ok & (side == "right")).sum())
+        left = _median(x[side == "left"]) if n_left >= min_per_side else np.nan
+        right = _median(x[side == "right"]) if n_right >= min_per_side else np.nan
         metrics[name] = {"median": _median(x), "q25": float(q25), "q75": float(q75),
                          "iqr": float(q75 - q25), "left_median": left, "right_median": right,
                          "asymmetry_pct": asymmetry_pct(left, right)}

@@ -92,14 +92,15 @@ def summarize(
             )
             continue
         q25, q75 = _quartiles(x)
+        ok = np.isfinite(x)  # a side's median needs MIN_STEPS_PER_SIDE measured steps
         left = (
             finite_median(x[side == "left"])
-            if (side == "left").sum() >= MIN_STEPS_PER_SIDE
+            if (ok & (side == "left")).sum() >= MIN_STEPS_PER_SIDE
             else np.nan
         )
         right = (
             finite_median(x[side == "right"])
-            if (side == "right").sum() >= MIN_STEPS_PER_SIDE
+            if (ok & (side == "right")).sum() >= MIN_STEPS_PER_SIDE
             else np.nan
         )
         xd = x[drift_rows]
