@@ -176,12 +176,13 @@ def test_tilt_comes_from_the_gyroscope_not_a_moving_foot():
     acc, rot, fs, ms0, ms1, length = _moving_foot_stride()
     disp, up = integrate_strides(acc, rot, fs, ms0, ms1)
     assert abs(disp[0, 0] - length) < 0.005
-    assert up[0][2] > np.cos(np.radians(1.0))  # the measured vertical at the start
+    assert up[0][2] > np.cos(np.radians(1.0))  # the stride's vertical
     # a clipping repair that added 0.01 rad allows a tilt correction of at most that much
+    # (the whole ~4 deg tilt difference, unbounded, puts the length off by ~4 cm)
     repaired = np.zeros(acc.shape[0])
     repaired[80:82] = 0.5 * fs * 0.01  # 2 samples x 0.5 fs x dt = 0.01 rad
     disp_r, _ = integrate_strides(acc, rot, fs, ms0, ms1, repaired)
-    assert abs(disp_r[0, 0] - length) < 0.005 + G * 0.01 * (0.9**2)
+    assert abs(disp_r[0, 0] - length) < 0.01
 
 
 def test_stride_vertical_is_the_mean_specific_force():

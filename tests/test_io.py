@@ -561,9 +561,11 @@ def test_written_metadata_with_control_characters_reads_back(tmp_path):
     acc = np.tile([0.0, 0.0, G], (t.size, 1))
     sensor = SensorRecording("bad\x1b[31mname\x07", "sacrum", 100.0, t, acc)
     sensor.metadata["note"] = "line one\nline two\x1b[2J"
+    sensor.metadata["runner"] = "Läufer\u00a0👍"  # not control characters: kept as they are
     path = tmp_path / "hostile.csv"
     write_csv(sensor, path)
     back = read_csv(path).sensors[0]
     assert back.sensor_id == "bad\\x1b[31mname\\x07"
     assert back.metadata["note"] == "line one line two\\x1b[2J"
+    assert back.metadata["runner"] == "Läufer\u00a0👍"
     np.testing.assert_array_equal(back.acc_mps2, acc)

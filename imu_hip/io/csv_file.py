@@ -50,7 +50,7 @@ import numpy as np
 
 from imu_hip.io.validate import open_input
 from imu_hip.model import G, ImuHipError, InputError, Recording, SensorRecording, check_placement
-from imu_hip.text import terminal_safe
+from imu_hip.text import escape_controls
 
 #: Accepted acceleration columns per unit, and the factor to m/s².
 ACC_COLUMNS: dict[str, tuple[tuple[str, str, str], float]] = {
@@ -158,7 +158,8 @@ def write_csv(sensor: SensorRecording, path: str | Path, units: str = "mps2",
     ``units``: ``"mps2"`` (default, exact round trip) or ``"g"``; ``gyr_units``: ``"rads"``
     (default, exact) or ``"dps"``. Floats are written as their shortest repr, so reading the file
     back gives identical float64 arrays in SI units. The sensor id, placement, rate and metadata
-    go into ``# key: value`` lines (line breaks in metadata are replaced by spaces).
+    go into ``# key: value`` lines (line breaks in metadata are replaced by spaces, other
+    control characters by their escapes).
     """
     if units not in ACC_COLUMNS:
         raise ImuHipError(f"unknown acceleration unit {units!r}; expected one of "
@@ -195,7 +196,7 @@ def write_csv(sensor: SensorRecording, path: str | Path, units: str = "mps2",
 def _one_line(text: str) -> str:
     """Metadata value for a ``# key: value`` line: line breaks become spaces, other control
     characters their escapes (the reader refuses control characters as binary data)."""
-    return terminal_safe(" ".join(str(text).splitlines()).strip(), max_len=10**6)
+    return escape_controls(" ".join(str(text).splitlines()).strip())
 
 
 def _read_bytes(path: str | Path) -> bytes:

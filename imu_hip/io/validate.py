@@ -83,8 +83,9 @@ def _sensor_problem(s: SensorRecording, lines: int | None) -> str | None:
     # a sum is finite only if every term is (a NaN or inf propagates); only an overflow of
     # huge values could make it inf with all terms finite, and the exact check below sees that
     arrays = [a for a in (s.t_s, s.acc_mps2, s.gyr_rads) if a is not None]
-    if not all(math.isfinite(float(np.sum(a))) for a in arrays) and not all(
-            np.isfinite(a).all() for a in arrays):
+    with np.errstate(over="ignore", invalid="ignore"):
+        sums_finite = all(math.isfinite(float(np.sum(a))) for a in arrays)
+    if not sums_finite and not all(np.isfinite(a).all() for a in arrays):
         return _first_non_finite(s, lines)
 
     dt = np.diff(s.t_s)

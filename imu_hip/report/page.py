@@ -12,7 +12,7 @@ import math
 from collections.abc import Iterable, Sequence
 from datetime import datetime, tzinfo
 
-from imu_hip.text import terminal_safe
+from imu_hip.text import escape_controls
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 
@@ -41,7 +41,7 @@ svg .tk{font-size:10px;fill:#555}svg .lg{font-size:11px;fill:#333}
 def esc(x: object, max_len: int = 500) -> str:
     """Untrusted text as HTML text or attribute content (quotes escaped, control characters
     shown as escapes), cut to ``max_len``."""
-    return html.escape(terminal_safe(x, max_len), quote=True)
+    return html.escape(escape_controls(x, max_len), quote=True)
 
 
 def num(x: object, digits: int = 3, scale: float = 1.0) -> str:
