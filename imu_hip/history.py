@@ -114,13 +114,14 @@ _COLUMNS = (
 
 
 def default_db_path() -> Path:
-    """``$IMU_HIP_HISTORY_DB`` if set, else ``history.sqlite`` in the user data directory."""
+    """``$IMU_HIP_HISTORY_DB`` if set, else ``history.sqlite`` in the user data folder
+    (:func:`imu_hip.paths.data_dir`: ``$IMU_HIP_DATA_DIR`` moves it with the calibrations)."""
     env = os.environ.get(DB_ENV)
     if env:
         return Path(env).expanduser()
-    import platformdirs
+    from imu_hip.paths import data_dir
 
-    return platformdirs.user_data_path("imu-hip", appauthor=False) / "history.sqlite"
+    return data_dir() / "history.sqlite"
 
 
 @dataclass

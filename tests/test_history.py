@@ -321,3 +321,13 @@ def test_cli_on_a_corrupted_database_is_one_line_exit_2(tmp_path, capsys):
         err = capsys.readouterr().err.strip()
         assert err.count("\n") == 0 and "untouched" in err and str(db) in err
     assert db.read_bytes() == before
+
+
+def test_history_lives_in_the_data_folder_unless_told_otherwise(tmp_path, monkeypatch):
+    """``$IMU_HIP_DATA_DIR`` moves the history with the calibrations; ``$IMU_HIP_HISTORY_DB``
+    names the database itself and wins."""
+    monkeypatch.delenv("IMU_HIP_HISTORY_DB", raising=False)
+    monkeypatch.setenv("IMU_HIP_DATA_DIR", str(tmp_path / "data"))
+    assert default_db_path() == tmp_path / "data" / "history.sqlite"
+    monkeypatch.setenv("IMU_HIP_HISTORY_DB", str(tmp_path / "other.sqlite"))
+    assert default_db_path() == tmp_path / "other.sqlite"

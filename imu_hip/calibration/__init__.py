@@ -103,7 +103,6 @@ from imu_hip.calibration.poses import (
 )
 from imu_hip.calibration.record import (
     APPLIED_KEY,
-    DATA_DIR_ENV,
     FILE_VERSION,
     TRACKING_KEY,
     Calibration,
@@ -114,7 +113,6 @@ from imu_hip.calibration.record import (
     calibration_for,
     calibration_from_metadata,
     calibration_path,
-    data_dir,
     load_calibration,
     save_calibration,
 )
@@ -125,6 +123,7 @@ from imu_hip.calibration.simulate import (
     run_simulated_guide,
     simulate_pose_session,
 )
+from imu_hip.paths import DATA_DIR_ENV, data_dir
 
 __all__ = [
     "APPLIED_KEY",

@@ -15,10 +15,8 @@ from typing import Any
 import numpy as np
 
 from imu_hip.model import Block, G, ImuHipError, SensorRecording
+from imu_hip.paths import data_dir
 
-#: Environment variable overriding the data folder (the calibration files go in its
-#: ``calibration`` sub-folder).
-DATA_DIR_ENV = "IMU_HIP_DATA_DIR"
 #: Version of the calibration file layout.
 FILE_VERSION = 1
 #: Metadata key stating which calibration was applied to a recording (the live session stores
@@ -202,16 +200,6 @@ def _plain(x: Any) -> Any:
 
 # ------------------------------------------------------------------------------------------
 # storage
-
-
-def data_dir() -> Path:
-    """imu-hip's user data folder: ``$IMU_HIP_DATA_DIR`` if set, else platformdirs'."""
-    env = os.environ.get(DATA_DIR_ENV)
-    if env:
-        return Path(env)
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir("imu-hip", appauthor=False))
 
 
 def calibration_dir() -> Path:
