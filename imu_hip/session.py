@@ -657,10 +657,9 @@ class Session:
         from imu_hip.calibration import calibration_from_metadata
 
         for dev in self._devices:
-            cal = dev.stream.calibration
-            if dev.spec.device_id == self._sacral_id and cal is not None:
-                applied = calibration_from_metadata(
-                    {f"calibration.{k}": v for k, v in cal.metadata().items()})
+            if dev.spec.device_id == self._sacral_id:
+                # what the recording states of the calibration (a hook may have no metadata)
+                applied = calibration_from_metadata(_sensor_meta(dev))
                 return None if applied is None else applied.sensor_acc
         return None
 

@@ -348,3 +348,12 @@ def test_too_short_for_analysis_is_logged_as_a_plain_message(caplog):
     assert "Error" not in lines[0]
     session._analysis_failed(ZeroDivisionError("bug"))
     assert "ZeroDivisionError" in caplog.records[-1].getMessage()
+
+
+def test_a_calibration_hook_without_metadata_does_not_stop_the_analysis():
+    """A plain function as calibration hook (no ``metadata()``): the sacral analysis runs."""
+    links = virtual_devices(("sacrum",), duration_s=20.0, speed=FAST, seed=4)
+    session = Session(specs(links), calibration_for=lambda device_id: (lambda block: block))
+    run(session)
+    assert session.analysis_errors == 0
+    assert len(session.steps()) > 20
