@@ -651,6 +651,12 @@ class Session:
             return
         self._add_steps(steps)
 
+    @property
+    def steps_saturated(self) -> int:
+        """Sacral steps so far measured with a saturated accelerometer (their impact and
+        vertical oscillation are not given)."""
+        return int(getattr(self._sacral, "steps_saturated_", 0) or 0)
+
     def _sacral_raw_acc(self):
         """The map from the sacral device's calibrated acceleration back to its raw readings
         (where saturation is flat), or None when no accelerometer calibration is applied."""

@@ -154,3 +154,25 @@ def test_device_names_are_escaped_in_the_terminal():
     assert "\x1b" not in out and "\r" not in out
     assert out.count("\n") == 4  # header line, 'recording to', column titles, one status line
     assert "Polar" in out
+
+
+def test_saturation_is_said_at_the_end_of_a_recording():
+    """The live view says how many steps/strides the saturated accelerometer cut, and says
+    nothing when none did; a live shoe stage counts its saturated strides."""
+    import io
+
+    from imu_hip.commands.record import LiveView, ShoeStrides
+    from imu_hip.sim import RunnerParams, simulate
+
+    buf = io.StringIO()
+    view = LiveView(buf)
+    view.saturation(0, 0)
+    assert buf.getvalue() == ""
+    view.saturation(12, 3)
+    assert "accelerometer saturated in 12 hip steps and 3 shoe strides" in buf.getvalue()
+    shoes = ShoeStrides(LiveView(io.StringIO()))
+    p = RunnerParams(phases=(("run", 15.0),), acc_range_g=4.0, rate_hz=200.0)
+    for b in simulate(p, seed=3, placements=("left_foot",)).recording.sensors[0].blocks(40):
+        shoes.on_block(b)
+    shoes.finish()
+    assert shoes.strides_saturated() > 5

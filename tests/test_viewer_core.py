@@ -377,3 +377,23 @@ def test_missing_viewer_extra_is_one_line(monkeypatch, capsys, tmp_path):
     assert main(["view", "--sim"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "pip install imu-hip[viewer]" in err
+
+
+def test_hub_counts_steps_with_a_saturated_accelerometer():
+    """A +-2.2 g hip sensor saturates at most impacts: the hub counts those steps per sensor
+    (the window's status line shows it); an unsaturated one leaves the count empty."""
+    from imu_hip.sim import RunnerParams, simulate
+
+    def counts(range_g):
+        p = RunnerParams(phases=(("run", 20.0),), acc_range_g=range_g, rate_hz=200.0)
+        sensor = simulate(p, seed=5, placements=("sacrum",)).recording.sensors[0]
+        hub = Hub()
+        for b in sensor.blocks(40):
+            hub.ingest(b)
+        hub.finish()
+        return hub.saturated, len(hub.steps)
+
+    clean, _ = counts(16.0)
+    cut, n_steps = counts(2.2)
+    assert clean == {}
+    assert list(cut) == ["sim-sacrum"] and 0.5 * n_steps <= cut["sim-sacrum"] <= n_steps

@@ -194,6 +194,7 @@ async def _record(args: argparse.Namespace, out: Path, devices: list[tuple[str, 
     shoes.finish()
     status = session.status()
     view.print_status(status)
+    view.saturation(session.steps_saturated, shoes.strides_saturated())
     view.footer(session, out)
     if session.recording_error:
         raise ImuHipError(session.recording_error)
@@ -286,6 +287,15 @@ class LiveView:
                 f"{battery}, {s.packets} packets, loss {s.loss_pct:.1f} % ({s.lost_packets}), "
                 f"{s.duplicates} dup, {s.malformed} bad, clock drift {drift}")
 
+    def saturation(self, steps: int, strides: int) -> None:
+        """Say when the accelerometer saturated: those steps/strides lack the amounts read
+        from its size (impact, vertical oscillation, stride length)."""
+        if steps or strides:
+            parts = [f"{steps} hip steps"] if steps else []
+            parts += [f"{strides} shoe strides"] if strides else []
+            self._write(f"accelerometer saturated in {' and '.join(parts)}: impact (and stride "
+                        "length) not measured there; use a larger range (hip +-8 g, shoe +-16 g)")
+
     def footer(self, session: Any, out: Path) -> None:
         strides = f", {self.strides} shoe strides" if self.strides else ""
         self._write(f"stopped: {len(session.steps())} steps{strides}; recording {out} closed"
@@ -346,6 +356,10 @@ class ShoeStrides:
             self._push(sensor_id)
         for stage in self.stages.values():
             self.view.on_strides(stage.finish())
+
+    def strides_saturated(self) -> int:
+        """Shoe strides measured with a saturated accelerometer (no length or impact)."""
+        return sum(int(stage.strides_saturated_) for stage in self.stages.values())
 
 
 __all__ = ["LiveView", "ShoeStrides", "check_out", "parse_device", "parse_sim"]

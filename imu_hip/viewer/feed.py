@@ -134,6 +134,8 @@ class Hub:
         self.steps = StepStore()
         self.markers: list[Marker] = []
         self.errors: list[str] = []
+        #: per sensor: steps/strides measured with a saturated accelerometer (shown in the status)
+        self.saturated: dict[str, int] = {}
         self.recording_path: str | None = None
         self._stages: dict[str, Any] = {}
         self._pending: dict[str, list[Block]] = {}
@@ -228,6 +230,7 @@ class Hub:
             self.steps.append(stage.push(joined))
         except ImuHipError as e:
             self._stage_failed(sensor_id, e)
+        self._count_saturated(sensor_id, stage)
 
     def finish(self) -> None:
         """End of the stream: the stages give their last steps."""
@@ -238,6 +241,7 @@ class Hub:
                 self.steps.append(stage.finish())
             except ImuHipError as e:
                 self._stage_failed(sid, e)
+            self._count_saturated(sid, stage)
         self._stages.clear()
 
     def reset(self, t_s: float) -> None:
@@ -250,6 +254,12 @@ class Hub:
         for info in self.sensors.values():
             self._new_stage(info)
         self.steps.truncate(t_s)
+
+    def _count_saturated(self, sensor_id: str, stage: Any) -> None:
+        n = getattr(stage, "steps_saturated_", None)
+        n = getattr(stage, "strides_saturated_", 0) if n is None else n
+        if n:
+            self.saturated[sensor_id] = int(n)
 
     def _stage_failed(self, sensor_id: str, e: Exception) -> None:
         self.errors.append(f"analysis of {sensor_id} stopped: {e}")
