@@ -13,8 +13,9 @@ from imu_hip.steps import TEXT_COLUMNS
 
 
 @cache
-def _sim(gyro: bool = True):
+def _sim(gyro: bool = True, acc_range_g: float = 16.0):
     params = RunnerParams(
+        acc_range_g=acc_range_g,
         phases=(("stand", 6.0), ("walk", 8.0), ("run", 26.0)),
         rate_hz=200.0,
         clock_jitter_s=0.0005,
@@ -62,6 +63,18 @@ def test_any_cut_into_blocks_gives_identical_steps(sizes):
     assert len(whole) > 40
     _assert_same(whole, split)
     np.testing.assert_array_equal(stage_whole.alignment_.rotation, stage_split.alignment_.rotation)
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.integers(min_value=1, max_value=900), min_size=1, max_size=8))
+def test_any_cut_gives_identical_steps_with_a_saturating_accelerometer(sizes):
+    """Saturation is judged per fixed frame, so it does not depend on the blocks either."""
+    sensor = _sim(acc_range_g=2.2).recording.sensor("sacrum")
+    whole, stage_whole = _steps(sensor, [len(sensor)])
+    split, stage_split = _steps(sensor, sizes)
+    assert stage_whole.steps_saturated_ > 20
+    assert stage_split.steps_saturated_ == stage_whole.steps_saturated_
+    _assert_same(whole, split)
 
 
 def test_frame_length_does_not_change_the_steps():
