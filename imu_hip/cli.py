@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import math
 import pkgutil
 import sys
@@ -76,9 +77,35 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _SafeLogFormatter(logging.Formatter):
+    """Log lines as text: control characters (an ANSI escape in a device name or an error
+    from a device) shown as escapes."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        from imu_hip.text import escape_controls
+
+        return escape_controls(super().format(record))
+
+
+def install_log_handler(stream: Any = None) -> logging.Handler:
+    """Warnings of the ``imu_hip`` loggers to ``stream`` (stderr), one escaped line each; once
+    per process (the command line's, not the library's: a program using imu_hip keeps its own
+    logging)."""
+    logger = logging.getLogger("imu_hip")
+    for h in logger.handlers:
+        if isinstance(h.formatter, _SafeLogFormatter):
+            return h
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(_SafeLogFormatter("%(message)s"))
+    handler.setLevel(logging.WARNING)
+    logger.addHandler(handler)
+    return handler
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    install_log_handler()
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         return func(args)

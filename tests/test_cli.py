@@ -205,3 +205,21 @@ def test_a_broken_shoe_stream_does_not_stop_the_hip_analysis(tmp_path, capsys):
     assert "steps 15 " in capsys.readouterr().out
     assert main(["analyze", str(tmp_path / "both.mcap"), "--placement", "left_foot"]) == 2
     assert "only 0.99 s" in capsys.readouterr().err
+
+
+def test_log_lines_from_the_command_line_are_escaped():
+    """A warning carrying a hostile device name reaches the terminal with its control
+    characters escaped, as one line."""
+    import io
+    import logging
+
+    from imu_hip.cli import install_log_handler
+
+    stream = io.StringIO()
+    handler = install_log_handler(stream)
+    handler.stream = stream  # a handler from an earlier main() in this process writes here too
+    logging.getLogger("imu_hip.session").warning("device %s failed", "evil\x1b[2J\x07name")
+    out = stream.getvalue()
+    assert "\x1b" not in out and "\x07" not in out
+    assert "evil\\x1b[2J\\x07name" in out
+    assert install_log_handler(stream) is handler  # installed once
