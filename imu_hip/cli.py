@@ -78,34 +78,31 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 class _SafeLogFormatter(logging.Formatter):
-    """Log lines as text: control characters (an ANSI escape in a device name or an error
-    from a device) shown as escapes."""
+    """Log lines for a terminal: control characters (an ANSI escape or a carriage return in a
+    device name or in an error from a device) shown as escapes, one line per message."""
 
     def format(self, record: logging.LogRecord) -> str:
-        from imu_hip.text import escape_controls
+        from imu_hip.text import terminal_safe
 
-        return escape_controls(super().format(record))
+        return terminal_safe(super().format(record), max_len=10**6)
 
 
 def install_log_handler(stream: Any = None) -> logging.Handler:
-    """Warnings of the ``imu_hip`` loggers to ``stream`` (stderr), one escaped line each; once
-    per process (the command line's, not the library's: a program using imu_hip keeps its own
-    logging)."""
-    logger = logging.getLogger("imu_hip")
-    for h in logger.handlers:
-        if isinstance(h.formatter, _SafeLogFormatter):
-            return h
+    """Warnings of the ``imu_hip`` loggers to ``stream`` (default: the current stderr), one
+    escaped line each. :func:`main` installs it for the run of a command and removes it after
+    (a program that calls ``main`` keeps its own logging); remove it with
+    ``logging.getLogger("imu_hip").removeHandler(handler)``."""
     handler = logging.StreamHandler(stream)
     handler.setFormatter(_SafeLogFormatter("%(message)s"))
     handler.setLevel(logging.WARNING)
-    logger.addHandler(handler)
+    logging.getLogger("imu_hip").addHandler(handler)
     return handler
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    install_log_handler()
+    handler = install_log_handler()
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         return func(args)
@@ -121,6 +118,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The reader of our output went away (e.g. `| head`): stop quietly.
         sys.stderr.close()
         return 0
+    finally:
+        logging.getLogger("imu_hip").removeHandler(handler)
 
 
 def _one_line(e: Any) -> str:

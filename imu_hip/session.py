@@ -643,7 +643,8 @@ class Session:
             gap_before=first.gap_before)
         if self._sacral is None:
             self._sacral = SacralStage(block.rate_hz, block.gyr_rads is not None,
-                                       frame_s=self.frame_s, sensor_acc=self._sacral_raw_acc())
+                                       frame_s=self.frame_s,
+                                       sensor_acc=self.raw_acc_map(self._sacral_id))
         try:
             steps = self._sacral.push(block)
         except Exception as err:  # noqa: BLE001 - an analysis bug must not end the recording
@@ -657,15 +658,19 @@ class Session:
         vertical oscillation are not given)."""
         return int(getattr(self._sacral, "steps_saturated_", 0) or 0)
 
-    def _sacral_raw_acc(self):
-        """The map from the sacral device's calibrated acceleration back to its raw readings
-        (where saturation is flat), or None when no accelerometer calibration is applied."""
+    def raw_acc_map(self, device_id: str) -> Callable[[np.ndarray], np.ndarray] | None:
+        """The map from a device's calibrated acceleration back to its raw readings (where
+        saturation is flat; pass it to the stages as ``sensor_acc``), or None when no
+        accelerometer calibration is applied or its hook cannot say which."""
         from imu_hip.calibration import calibration_from_metadata
 
         for dev in self._devices:
-            if dev.spec.device_id == self._sacral_id:
-                # what the recording states of the calibration (a hook may have no metadata)
-                applied = calibration_from_metadata(_sensor_meta(dev))
+            if dev.spec.device_id == device_id:
+                try:  # what the recording states of the calibration (a hook may have none)
+                    applied = calibration_from_metadata(_sensor_meta(dev))
+                except Exception as err:  # noqa: BLE001 - a hook's bug must not stop a device
+                    log.warning("calibration of %r unreadable: %s", device_id, err)
+                    return None
                 return None if applied is None else applied.sensor_acc
         return None
 

@@ -208,8 +208,8 @@ def test_a_broken_shoe_stream_does_not_stop_the_hip_analysis(tmp_path, capsys):
 
 
 def test_log_lines_from_the_command_line_are_escaped():
-    """A warning carrying a hostile device name reaches the terminal with its control
-    characters escaped, as one line."""
+    """A warning carrying a hostile device name or error text reaches the terminal with its
+    control characters escaped (ESC, BEL, carriage return, line break), as one line."""
     import io
     import logging
 
@@ -217,9 +217,22 @@ def test_log_lines_from_the_command_line_are_escaped():
 
     stream = io.StringIO()
     handler = install_log_handler(stream)
-    handler.stream = stream  # a handler from an earlier main() in this process writes here too
-    logging.getLogger("imu_hip.session").warning("device %s failed", "evil\x1b[2J\x07name")
+    try:
+        logging.getLogger("imu_hip.session").warning(
+            "device %s failed: %s", "evil\x1b[2J\x07name", "x\rimu-hip: all good\nFAKE")
+    finally:
+        logging.getLogger("imu_hip").removeHandler(handler)
     out = stream.getvalue()
+    assert out.count("\n") == 1 and "\r" not in out
     assert "\x1b" not in out and "\x07" not in out
-    assert "evil\\x1b[2J\\x07name" in out
-    assert install_log_handler(stream) is handler  # installed once
+    assert "evil\\x1b[2J\\x07name" in out and "x\\rimu-hip: all good\\nFAKE" in out
+
+
+def test_main_leaves_no_log_handler_behind(capsys):
+    """Each run of main() installs its handler and removes it, so a program calling main()
+    twice (or pytest capturing) never gets warnings twice or on an old stream."""
+    import logging
+
+    before = list(logging.getLogger("imu_hip").handlers)
+    assert main(["analyze", "/nonexistent/run.csv"]) == 2
+    assert logging.getLogger("imu_hip").handlers == before

@@ -357,3 +357,37 @@ def test_a_calibration_hook_without_metadata_does_not_stop_the_analysis():
     run(session)
     assert session.analysis_errors == 0
     assert len(session.steps()) > 20
+
+
+def test_a_calibration_hook_whose_metadata_fails_does_not_stop_the_device():
+    """The session reads a hook's metadata() to find the raw readings behind it; a hook whose
+    metadata() raises costs only that (no raw map), not the device."""
+
+    class Hook:
+        def apply(self, block):
+            return block
+
+        def metadata(self):
+            raise RuntimeError("boom")
+
+    links = virtual_devices(("sacrum",), duration_s=20.0, speed=FAST, seed=4)
+    session = Session(specs(links), calibration_for=lambda device_id: Hook())
+    run(session)
+    assert session.analysis_errors == 0
+    assert len(session.steps()) > 20
+    assert session.raw_acc_map(session._sacral_id) is None
+
+
+def test_live_sacral_stage_gets_the_raw_map_of_a_stored_calibration():
+    from imu_hip.calibration import Calibration
+    from imu_hip.calibration.gyro import LiveCalibration
+
+    matrix = np.array([[1.01, 0.03, -0.02], [0.02, 0.99, 0.03], [-0.03, 0.02, 1.02]])
+    cal = Calibration("x", np.array([0.05, -0.03, 0.08]), matrix, np.zeros(3), method="test")
+    links = virtual_devices(("sacrum",), duration_s=15.0, speed=FAST, seed=4)
+    session = Session(specs(links), calibration_for=lambda device_id: LiveCalibration(cal))
+    raw = np.random.default_rng(1).normal(size=(50, 3))
+    np.testing.assert_allclose(session.raw_acc_map(session._sacral_id)(cal.correct_acc(raw)),
+                               raw, atol=1e-12)
+    run(session)
+    assert session._sacral is not None and session._sacral._sensor_acc is not None

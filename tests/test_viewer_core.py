@@ -397,3 +397,19 @@ def test_hub_counts_steps_with_a_saturated_accelerometer():
     cut, n_steps = counts(2.2)
     assert clean == {}
     assert list(cut) == ["sim-sacrum"] and 0.5 * n_steps <= cut["sim-sacrum"] <= n_steps
+
+
+def test_hub_counts_shoe_strides_with_a_saturated_accelerometer():
+    """The shoe panels' stage passes on its count of strides a +-4 g accelerometer cut; a
+    replay seek forgets the counts with the steps."""
+    from imu_hip.sim import RunnerParams, simulate
+
+    p = RunnerParams(phases=(("run", 15.0),), acc_range_g=4.0, rate_hz=200.0)
+    sensor = simulate(p, seed=3, placements=("left_foot",)).recording.sensors[0]
+    hub = Hub()
+    for b in sensor.blocks(40):
+        hub.ingest(b)
+    hub.finish()
+    assert hub.saturated.get(sensor.sensor_id, 0) > 5
+    hub.reset(0.0)
+    assert hub.saturated == {}

@@ -281,6 +281,7 @@ def apply_calibration(data: SensorRecording | Block, cal: Calibration) -> Sensor
         raise ImuHipError(f"sensor {data.sensor_id!r} already has a calibration applied "
                           f"({done})")
     meta = dict(data.metadata)
+    meta.update({f"calibration.{k}": v for k, v in cal.metadata().items()})
     meta[APPLIED_KEY] = cal.label()
     return SensorRecording(sensor_id=data.sensor_id, placement=data.placement,
                            rate_hz=data.rate_hz, t_s=data.t_s, acc_mps2=acc, gyr_rads=gyr,
@@ -288,20 +289,30 @@ def apply_calibration(data: SensorRecording | Block, cal: Calibration) -> Sensor
 
 
 def calibration_from_metadata(metadata: dict[str, str]) -> Calibration | None:
-    """The calibration a recording's ``calibration.*`` metadata says was applied (as written
-    by :meth:`Calibration.metadata`), or None when it holds no usable matrix and bias."""
-    try:
-        matrix = np.array(json.loads(metadata["calibration.acc_matrix"]), dtype=np.float64)
-        bias = np.array(json.loads(metadata["calibration.acc_bias_mps2"]), dtype=np.float64)
-        gyr = np.array(json.loads(metadata.get("calibration.gyr_bias_rads", "[0, 0, 0]")),
-                       dtype=np.float64)
-        cal = Calibration(str(metadata.get("calibration.device_id", "")), bias, matrix, gyr)
-    except (KeyError, ValueError, TypeError):
+    """The accelerometer calibration a recording's ``calibration.*`` metadata says was applied
+    (as written by :meth:`Calibration.metadata`), or None when none was applied or the metadata
+    holds no usable 3x3 matrix and 3-vector bias (metadata is untrusted text: anything odd is
+    None, never an error)."""
+    if applied_calibration(metadata) is None:
         return None
-    if not (np.all(np.isfinite(cal.acc_matrix)) and np.all(np.isfinite(cal.acc_bias_mps2))
-            and abs(float(np.linalg.det(cal.acc_matrix))) > 1e-6):
+
+    def vector(key: str, shape: tuple[int, ...]) -> np.ndarray | None:
+        text = metadata.get(key)
+        if not isinstance(text, str) or len(text) > 2000:
+            return None
+        try:
+            v = np.array(json.loads(text), dtype=np.float64)
+        except Exception:  # noqa: BLE001 - bad JSON, nesting, overflow, odd types: not usable
+            return None
+        return v if v.shape == shape and np.all(np.isfinite(v)) else None
+
+    matrix = vector("calibration.acc_matrix", (3, 3))
+    bias = vector("calibration.acc_bias_mps2", (3,))
+    if matrix is None or bias is None or not abs(float(np.linalg.det(matrix))) > 1e-6:
         return None
-    return cal
+    gyr = vector("calibration.gyr_bias_rads", (3,))
+    return Calibration(str(metadata.get("calibration.device_id", "")), bias, matrix,
+                       np.zeros(3) if gyr is None else gyr)
 
 
 def applied_calibration(metadata: dict[str, str]) -> str | None:

@@ -157,6 +157,7 @@ async def _record(args: argparse.Namespace, out: Path, devices: list[tuple[str, 
                       calibration_for=session_calibration_for,
                       metadata={"command": "imu-hip record",
                                 "simulated": "true" if args.sim is not None else "false"})
+    shoes.sensor_acc_for = session.raw_acc_map  # saturation on the raw readings
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         try:
@@ -314,6 +315,8 @@ class ShoeStrides:
         self.stages: dict[str, Any] = {}
         self.batches: dict[str, list] = {}
         self.unavailable = False
+        #: device id -> map back to the raw readings of a calibrated stream (Session.raw_acc_map)
+        self.sensor_acc_for: Any = None
 
     def on_block(self, block) -> None:
         if self.unavailable or block.placement not in ("left_foot", "right_foot") or \
@@ -343,8 +346,9 @@ class ShoeStrides:
             except ImportError:  # pragma: no cover - shoe analysis not installed
                 self.unavailable = True
                 return
+            raw = None if self.sensor_acc_for is None else self.sensor_acc_for(sensor_id)
             stage = self.stages[sensor_id] = FootStage(first.rate_hz, first.placement,
-                                                       frame_s=4.0)
+                                                       frame_s=4.0, sensor_acc=raw)
         block = Block(first.sensor_id, first.placement, first.rate_hz,
                       np.concatenate([b.t_s for b in batch]),
                       np.concatenate([b.acc_mps2 for b in batch]),

@@ -457,8 +457,8 @@ class ViewerWindow(QtWidgets.QMainWindow):
                 bits.append(_offset_text(st))
             parts.append(" ".join(bits[:1]) + ": " + ", ".join(bits[1:]))
         for sid, n in list(self.hub.saturated.items()):
-            parts.append(f"{terminal_safe(sid, 40)}: accelerometer saturated in {n} steps (no "
-                         "impact or stride length there)")
+            parts.append(f"{terminal_safe(sid, 40)}: accelerometer saturated in {n} steps or "
+                         "strides (no impact or stride length there)")
         if self.hub.recording_path:
             parts.append(f"REC {terminal_safe(self.hub.recording_path, 80)}")
         if self.display_paused:

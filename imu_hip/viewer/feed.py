@@ -60,11 +60,12 @@ class DeviceStatus:
     first_clock_offset_s: float | None = None  # for showing the change of a large offset
 
 
-def sacral_stage_factory(info: SensorInfo):
-    """The live sacral pipeline stage (2 s frames, as in streaming) for a sacrum stream."""
+def sacral_stage_factory(info: SensorInfo, sensor_acc: Callable | None = None):
+    """The live sacral pipeline stage (2 s frames, as in streaming) for a sacrum stream;
+    ``sensor_acc``: the map back to the raw readings of a calibrated stream (or None)."""
     from imu_hip.pipeline import SacralStage
 
-    return SacralStage(info.rate_hz, info.has_gyro, frame_s=2.0)
+    return SacralStage(info.rate_hz, info.has_gyro, frame_s=2.0, sensor_acc=sensor_acc)
 
 
 #: Columns of a shoe stride that the viewer shows (the shoe's own contact time, impact... are
@@ -76,10 +77,15 @@ class FootPanelsStage:
     """The shoe pipeline (:class:`imu_hip.foot_pipeline.FootStage` with its live frames)
     reduced to the columns of the shoe panels (:data:`FOOT_COLUMNS`)."""
 
-    def __init__(self, info: SensorInfo):
+    def __init__(self, info: SensorInfo, sensor_acc: Callable | None = None):
         from imu_hip.foot_pipeline import FootStage
 
-        self.stage = FootStage(info.rate_hz, info.placement)
+        self.stage = FootStage(info.rate_hz, info.placement, sensor_acc=sensor_acc)
+
+    @property
+    def strides_saturated_(self) -> int:
+        """Strides measured with a saturated accelerometer (see FootStage)."""
+        return int(self.stage.strides_saturated_)
 
     def push(self, block: Block) -> dict[str, np.ndarray]:
         return _foot_columns(self.stage.push(block))
@@ -98,9 +104,10 @@ def _foot_available() -> bool:
     return importlib.util.find_spec("imu_hip.foot_pipeline") is not None
 
 
-#: placement -> factory of a pipeline stage (an object with push(block) -> steps, finish()).
-#: The steps (any mapping of columns) go into the step store; the panels show what they carry.
-STAGE_FACTORIES: dict[str, Callable[[SensorInfo], Any]] = {"sacrum": sacral_stage_factory}
+#: placement -> factory of a pipeline stage (an object with push(block) -> steps, finish()),
+#: called as ``factory(info, sensor_acc=...)``. The steps (any mapping of columns) go into the
+#: step store; the panels show what they carry.
+STAGE_FACTORIES: dict[str, Callable[..., Any]] = {"sacrum": sacral_stage_factory}
 if _foot_available():
     STAGE_FACTORIES.update(left_foot=FootPanelsStage, right_foot=FootPanelsStage)
 
@@ -123,7 +130,7 @@ class Hub:
         self,
         window_max_s: float = 60.0,
         analyse: bool = True,
-        stage_factories: dict[str, Callable[[SensorInfo], Any]] | None = None,
+        stage_factories: dict[str, Callable[..., Any]] | None = None,
     ):
         self.window_max_s = float(window_max_s)
         self.analyse = analyse
@@ -136,6 +143,9 @@ class Hub:
         self.errors: list[str] = []
         #: per sensor: steps/strides measured with a saturated accelerometer (shown in the status)
         self.saturated: dict[str, int] = {}
+        #: sensor id -> map from its calibrated acceleration back to the raw readings, or None
+        #: (a live session's :meth:`~imu_hip.session.Session.raw_acc_map`)
+        self.sensor_acc_for: Callable[[str], Callable | None] | None = None
         self.recording_path: str | None = None
         self._stages: dict[str, Any] = {}
         self._pending: dict[str, list[Block]] = {}
@@ -166,7 +176,8 @@ class Hub:
             self.sensors[s].placement == "sacrum" for s in self._stages
         ):
             return  # one sacral analysis per session
-        self._stages[info.sensor_id] = factory(info)
+        raw = None if self.sensor_acc_for is None else self.sensor_acc_for(info.sensor_id)
+        self._stages[info.sensor_id] = factory(info, sensor_acc=raw)
 
     # -- data (worker thread) -----------------------------------------------------------------
 
@@ -251,6 +262,7 @@ class Hub:
             ring.clear()
         self._stages.clear()
         self._pending.clear()
+        self.saturated.clear()
         for info in self.sensors.values():
             self._new_stage(info)
         self.steps.truncate(t_s)
@@ -557,6 +569,7 @@ class SessionFeeder(Feeder):
         if asyncio.iscoroutine(session):
             session = await session
         self.session = session
+        self.hub.sensor_acc_for = getattr(session, "raw_acc_map", None)
         run = asyncio.ensure_future(self.session.run())
         try:
             while not self._stop.is_set() and not run.done():
@@ -576,8 +589,11 @@ class SessionFeeder(Feeder):
     def _copy_status(self) -> None:
         try:
             status = self.session.status()
+            sacral_saturated = int(getattr(self.session, "steps_saturated", 0) or 0)
         except Exception:  # noqa: BLE001 - status is informative only
             return
+        if sacral_saturated:  # the session measures the sacral steps itself
+            self.hub.saturated["sacrum"] = sacral_saturated
         items = status.items() if isinstance(status, dict) else enumerate(status)
         for key, st in items:
             get = st.get if isinstance(st, dict) else lambda k, _s=st: getattr(_s, k, None)
