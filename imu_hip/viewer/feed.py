@@ -415,6 +415,18 @@ class _Cursor:
     fields: dict = field(default_factory=dict)
 
 
+def _raw_maps(rec: Recording) -> Callable[[str], Callable | None]:
+    """Sensor id -> the map back to the raw readings of a stream the recording says was
+    calibrated (None otherwise), from its ``calibration.*`` metadata."""
+    from imu_hip.calibration import calibration_from_metadata
+
+    maps = {}
+    for s in rec.sensors:
+        cal = calibration_from_metadata(s.metadata)
+        maps[s.sensor_id] = None if cal is None else cal.sensor_acc
+    return maps.get
+
+
 class ReplayFeeder(Feeder):
     """Replays a recording into the hub at ``speed`` x real time, through the pipeline.
 
@@ -475,6 +487,7 @@ class ReplayFeeder(Feeder):
         self._t0 = min(float(s.t_s[0]) for s in rec.sensors if len(s))
         self.duration_s = max(float(s.t_s[-1]) for s in rec.sensors if len(s)) - self._t0
         state = "streaming (simulated)" if self.live else "replay"
+        self.hub.sensor_acc_for = _raw_maps(rec)  # a stream calibrated when it was recorded
         for s in rec.sensors:
             self.hub.add_sensor(SensorInfo(s.sensor_id, s.placement, s.rate_hz, s.has_gyro))
             self.hub.status[s.sensor_id].state = state
