@@ -252,13 +252,12 @@ def analyze_foot_sensor(sensor: SensorRecording, block_size: int = 1 << 16,
     if not sensor.has_gyro:
         raise InputError(name, f"the {sensor.placement} stream has no angular rate: a shoe "
                          "sensor needs a gyroscope for strides, foot strike and pronation")
-    from imu_hip.calibration import calibration_from_metadata, prepare_for_analysis
+    from imu_hip.calibration import prepare_for_analysis, raw_acc_map
 
     sensor, calibration_info = prepare_for_analysis(sensor, calibration)
-    applied = calibration_from_metadata(sensor.metadata)
     stage = FootStage(sensor.rate_hz, sensor.placement, frame_s=300.0,
                       gyro_range_rads=gyro_range_rads,
-                      sensor_acc=None if applied is None else applied.sensor_acc)
+                      sensor_acc=raw_acc_map(sensor.metadata))
     # fixed blocks, not split at holes: the resampler finds them from the times (same strides)
     parts = [stage.push(sensor.block(i, min(i + block_size, len(sensor))))
              for i in range(0, len(sensor), block_size)]

@@ -443,16 +443,15 @@ def analyze_sensor(
             "reach a foot's swing and ground contact); analyse it with --placement left_foot "
             "or --placement right_foot",
         )
-    from imu_hip.calibration import calibration_from_metadata, prepare_for_analysis
+    from imu_hip.calibration import prepare_for_analysis, raw_acc_map
 
     sensor, calibration_info = prepare_for_analysis(sensor, calibration)
-    applied = calibration_from_metadata(sensor.metadata)
     stage = SacralStage(
         sensor.rate_hz,
         sensor.has_gyro,
         frame_s=frame_s,
         alignment=BODY_AXES if axes == "body" else None,
-        sensor_acc=None if applied is None else applied.sensor_acc,
+        sensor_acc=raw_acc_map(sensor.metadata),
     )
     parts: list[StepTable] = []
     total = max(len(sensor), 1)

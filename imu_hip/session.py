@@ -662,16 +662,15 @@ class Session:
         """The map from a device's calibrated acceleration back to its raw readings (where
         saturation is flat; pass it to the stages as ``sensor_acc``), or None when no
         accelerometer calibration is applied or its hook cannot say which."""
-        from imu_hip.calibration import calibration_from_metadata
+        from imu_hip.calibration import raw_acc_map
 
         for dev in self._devices:
             if dev.spec.device_id == device_id:
                 try:  # what the recording states of the calibration (a hook may have none)
-                    applied = calibration_from_metadata(_sensor_meta(dev))
+                    return raw_acc_map(_sensor_meta(dev))
                 except Exception as err:  # noqa: BLE001 - a hook's bug must not stop a device
                     log.warning("calibration of %r unreadable: %s", device_id, err)
                     return None
-                return None if applied is None else applied.sensor_acc
         return None
 
     def _analysis_failed(self, err: Exception) -> None:

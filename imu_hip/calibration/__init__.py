@@ -114,6 +114,7 @@ from imu_hip.calibration.record import (
     calibration_from_metadata,
     calibration_path,
     load_calibration,
+    raw_acc_map,
     save_calibration,
 )
 from imu_hip.calibration.simulate import (
@@ -165,6 +166,7 @@ __all__ = [
     "calibration_dir",
     "calibration_for",
     "calibration_from_metadata",
+    "raw_acc_map",
     "calibration_path",
     "coverage",
     "data_dir",

@@ -8,6 +8,7 @@ import json
 import math
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -313,6 +314,14 @@ def calibration_from_metadata(metadata: dict[str, str]) -> Calibration | None:
     gyr = vector("calibration.gyr_bias_rads", (3,))
     return Calibration(str(metadata.get("calibration.device_id", "")), bias, matrix,
                        np.zeros(3) if gyr is None else gyr)
+
+
+def raw_acc_map(metadata: dict[str, str]) -> Callable[[np.ndarray], np.ndarray] | None:
+    """The map from calibrated acceleration back to the raw readings (where a saturated axis is
+    flat) for a stream whose metadata states the calibration applied to it, else None; what
+    the stages take as ``sensor_acc``."""
+    cal = calibration_from_metadata(metadata)
+    return None if cal is None else cal.sensor_acc
 
 
 def applied_calibration(metadata: dict[str, str]) -> str | None:

@@ -418,13 +418,9 @@ class _Cursor:
 def _raw_maps(rec: Recording) -> Callable[[str], Callable | None]:
     """Sensor id -> the map back to the raw readings of a stream the recording says was
     calibrated (None otherwise), from its ``calibration.*`` metadata."""
-    from imu_hip.calibration import calibration_from_metadata
+    from imu_hip.calibration import raw_acc_map
 
-    maps = {}
-    for s in rec.sensors:
-        cal = calibration_from_metadata(s.metadata)
-        maps[s.sensor_id] = None if cal is None else cal.sensor_acc
-    return maps.get
+    return {s.sensor_id: raw_acc_map(s.metadata) for s in rec.sensors}.get
 
 
 class ReplayFeeder(Feeder):
