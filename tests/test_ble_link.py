@@ -166,25 +166,6 @@ def test_cli_scan_lists_devices(capsys):
     assert any("Footpod" in line and "rsc" in line for line in out)
 
 
-class _NoAdapterScanner:
-    """A scanner backend that fails like bleak does when there is no adapter."""
-
-    def __new__(cls, *args, **kwargs):
-        from bleak.backends.scanner import BaseBleakScanner
-        from bleak.exc import BleakBluetoothNotAvailableError, BleakBluetoothNotAvailableReason
-
-        class Failing(BaseBleakScanner):
-            async def start(self):
-                raise BleakBluetoothNotAvailableError(
-                    "No Bluetooth adapters found.", BleakBluetoothNotAvailableReason.NO_BLUETOOTH
-                )
-
-            async def stop(self):
-                pass
-
-        return Failing(kwargs.get("detection_callback"), kwargs.get("service_uuids"))
-
-
 @pytest.mark.parametrize("failure", ["bleak", "dbus-socket"])
 def test_cli_scan_without_adapter_is_one_line_exit_2(monkeypatch, capsys, failure):
     from bleak.backends.scanner import BaseBleakScanner
@@ -193,7 +174,9 @@ def test_cli_scan_without_adapter_is_one_line_exit_2(monkeypatch, capsys, failur
     from imu_hip.cli import main
 
     if failure == "bleak":
-        backend = _NoAdapterScanner
+        from bumble_bleak.backend import NoAdapterScanner
+
+        backend = NoAdapterScanner
     else:
 
         class NoDbus(BaseBleakScanner):

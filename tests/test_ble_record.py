@@ -133,21 +133,10 @@ def test_imu_hip_analyze_accepts_the_recording(recorded, tmp_path):
 
 
 def test_record_without_adapter_is_one_line_error(tmp_path, monkeypatch, capsys):
-    from bleak.backends.scanner import BaseBleakScanner
-    from bleak.exc import BleakBluetoothNotAvailableError, BleakBluetoothNotAvailableReason
+    from bumble_bleak.backend import NoAdapterScanner
 
-    class NoAdapter(BaseBleakScanner):
-        def __init__(self, detection_callback, service_uuids, *a, **k):
-            super().__init__(detection_callback, service_uuids)
-
-        async def start(self):
-            raise BleakBluetoothNotAvailableError(
-                "No Bluetooth adapters found.", BleakBluetoothNotAvailableReason.NO_BLUETOOTH)
-
-        async def stop(self):
-            pass
-
-    monkeypatch.setattr(record_command, "BLEAK_BACKENDS", BleakBackends(scanner=NoAdapter))
+    monkeypatch.setattr(record_command, "BLEAK_BACKENDS",
+                        BleakBackends(scanner=NoAdapterScanner))
     code = main(["record", "--device", "IMU-HIP 0001=sacrum", "--device", "Polar=left_foot",
                  "--out", str(tmp_path / "x.mcap")])
     assert code == 2

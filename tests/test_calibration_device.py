@@ -172,23 +172,11 @@ def test_refusal_is_a_one_line_error():
 
 
 def test_cli_calibrate_device_without_adapter_is_one_line_exit_2(monkeypatch, capsys):
-    from bleak.backends.scanner import BaseBleakScanner
-    from bleak.exc import BleakBluetoothNotAvailableError, BleakBluetoothNotAvailableReason
+    from bumble_bleak.backend import NoAdapterScanner
 
     import imu_hip.commands.calibrate as cmd
 
-    class NoAdapter(BaseBleakScanner):
-        def __init__(self, detection_callback, service_uuids, *a, **k):
-            super().__init__(detection_callback, service_uuids)
-
-        async def start(self):
-            raise BleakBluetoothNotAvailableError(
-                "No Bluetooth adapters found.", BleakBluetoothNotAvailableReason.NO_BLUETOOTH)
-
-        async def stop(self):
-            pass
-
-    monkeypatch.setattr(cmd, "BLEAK_BACKENDS", BleakBackends(scanner=NoAdapter))
+    monkeypatch.setattr(cmd, "BLEAK_BACKENDS", BleakBackends(scanner=NoAdapterScanner))
     assert main(["calibrate", "accel", "--device", "IMU-HIP 0001"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Traceback" not in err

@@ -28,7 +28,7 @@ from bleak.backends.descriptor import BleakGATTDescriptor
 from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import AdvertisementData, BaseBleakScanner
 from bleak.backends.service import BleakGATTService, BleakGATTServiceCollection
-from bleak.exc import BleakError
+from bleak.exc import BleakBluetoothNotAvailableError, BleakBluetoothNotAvailableReason, BleakError
 from bleak.uuids import normalize_uuid_str
 from bumble import core, hci
 from bumble.controller import Controller
@@ -205,6 +205,20 @@ class BumbleWorld:
         if key in self.known_addresses:
             return self.known_addresses[key]
         return hci.Address(key, hci.Address.RANDOM_DEVICE_ADDRESS)
+
+
+class NoAdapterScanner(BaseBleakScanner):
+    """A scanner backend that fails as bleak does on a machine without a Bluetooth adapter."""
+
+    def __init__(self, detection_callback=None, service_uuids=None, *args, **kwargs):
+        super().__init__(detection_callback, service_uuids)
+
+    async def start(self):
+        raise BleakBluetoothNotAvailableError(
+            "No Bluetooth adapters found.", BleakBluetoothNotAvailableReason.NO_BLUETOOTH)
+
+    async def stop(self):
+        pass
 
 
 class BumbleScanner(BaseBleakScanner):
