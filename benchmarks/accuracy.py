@@ -591,8 +591,17 @@ def _ic_line(s: np.ndarray, trough: np.ndarray, top: np.ndarray) -> np.ndarray:
     return out
 
 
+def _to_first_fall(s: np.ndarray, hump: np.ndarray, top: np.ndarray, end: np.ndarray,
+                   *_: object) -> np.ndarray:
+    """Previous TO rule: the first fall through FLIGHT_G after the active peak, that crossing
+    alone (no timing over the whole fall)."""
+    active = sacrum._seg_argext(s, np.maximum(hump, top), end, largest=True)
+    return sacrum._crossings(s, np.full(top.shape[0], sacrum.FLIGHT_G), active, end,
+                             rising=False, last=False)
+
+
 def _to_last_fall(s: np.ndarray, hump: np.ndarray, top: np.ndarray,
-                  end: np.ndarray) -> np.ndarray:
+                  end: np.ndarray, *_: object) -> np.ndarray:
     """Previous TO rule: the last fall through FLIGHT_G after the contact's highest sample."""
     return sacrum._crossings(s, np.full(top.shape[0], sacrum.FLIGHT_G), top, end, rising=False,
                              last=True)
@@ -603,7 +612,8 @@ def _to_mirrored(kind: str) -> Callable[..., np.ndarray]:
     the mirror of an IC rule: ``line`` through the first down-crossings of 50-20 % of the fall
     after its last sample above 50 %, or ``tangent`` at the steepest fall above 50 %."""
 
-    def to(s: np.ndarray, hump: np.ndarray, top: np.ndarray, end: np.ndarray) -> np.ndarray:
+    def to(s: np.ndarray, hump: np.ndarray, top: np.ndarray, end: np.ndarray,
+           *_: object) -> np.ndarray:
         active = sacrum._seg_argext(s, np.maximum(hump, top), end, largest=True)
         out = np.full(top.shape[0], np.nan)
         ds = np.gradient(s)
@@ -634,7 +644,8 @@ def _to_band(half_g: float, levels: int = 11) -> Callable[..., np.ndarray]:
     out; NaN when FLIGHT_G itself is not crossed). Less sensitive to a short plateau at the end
     of stance sitting near one level."""
 
-    def to(s: np.ndarray, hump: np.ndarray, top: np.ndarray, end: np.ndarray) -> np.ndarray:
+    def to(s: np.ndarray, hump: np.ndarray, top: np.ndarray, end: np.ndarray,
+           *_: object) -> np.ndarray:
         active = sacrum._seg_argext(s, np.maximum(hump, top), end, largest=True)
         m = top.shape[0]
         lv = np.linspace(sacrum.FLIGHT_G - half_g, sacrum.FLIGHT_G + half_g, levels)
@@ -650,7 +661,8 @@ def _to_band(half_g: float, levels: int = 11) -> Callable[..., np.ndarray]:
     return to
 
 
-def _to_zero_g(s: np.ndarray, hump: np.ndarray, top: np.ndarray, end: np.ndarray) -> np.ndarray:
+def _to_zero_g(s: np.ndarray, hump: np.ndarray, top: np.ndarray, end: np.ndarray,
+               *_: object) -> np.ndarray:
     """TO where support ends (proper acceleration 0 g): the falling flank at its FLIGHT_G
     crossing, extrapolated along its local slope down to 0 g."""
     active = sacrum._seg_argext(s, np.maximum(hump, top), end, largest=True)
@@ -761,13 +773,17 @@ def alternatives(trials: list[Trial], sims: list[SimRun]) -> str:
     cases: list[tuple[str, dict[str, object]]] = [
         ("**as shipped**", {}),
         ("IC: line through 20-50 % crossings (before)", {"_ic_running": _ic_line}),
-        ("TO: last fall through FLIGHT_G (before)", {"_toe_off_running": _to_last_fall}),
+        ("TO: first fall through FLIGHT_G alone (before)",
+         {"_toe_off_running": _to_first_fall}),
+        ("TO: last fall through FLIGHT_G (earlier)", {"_toe_off_running": _to_last_fall}),
         ("TO: fall mirrored, line 50-20 % to base", {"_toe_off_running": _to_mirrored("line")}),
         ("TO: fall mirrored, steepest tangent to base",
          {"_toe_off_running": _to_mirrored("tangent")}),
         ("TO: falling flank at FLIGHT_G extrapolated to 0 g", {"_toe_off_running": _to_zero_g}),
-        ("TO: crossing averaged over FLIGHT_G +- 0.1 g", {"_toe_off_running": _to_band(0.1)}),
-        ("TO: crossing averaged over FLIGHT_G +- 0.2 g", {"_toe_off_running": _to_band(0.2)}),
+        ("TO: crossings averaged over FLIGHT_G +- 0.1 g, no shape",
+         {"_toe_off_running": _to_band(0.1)}),
+        ("TO: crossings averaged over FLIGHT_G +- 0.2 g, no shape",
+         {"_toe_off_running": _to_band(0.2)}),
         ("IC: rise through FLIGHT_G (TO's definition)", {"_ic_running": _ic_band_edge}),
         ("IC: knee (largest 2nd derivative) of the rise", {"_ic_running": _ic_knee}),
     ]
@@ -791,6 +807,11 @@ def sweep(trials: list[Trial], sims: list[SimRun]) -> str:
         cases.append((f"SHOULDER_MIN={f:g}", {"SHOULDER_MIN": f}))
     for fg in (0.15, 0.2, 0.3, 0.35):
         cases.append((f"FLIGHT_G={fg:g}", {"FLIGHT_G": fg}))
+    for h in (1.0, 3.0):
+        cases.append((f"TO_SHAPE_HALF_S={h:g}", {"TO_SHAPE_HALF_S": h}))
+    for top in (0.75, 1.25):
+        cases.append((f"TO_FALL_TOP_G={top:g}", {"TO_FALL_TOP_G": top}))
+    cases.append(("TO_LEVEL_STEP_G=0.05", {"TO_LEVEL_STEP_G": 0.05}))
     for hz in (4.0, 6.0):
         cases.append((f"HUMP_LOWPASS_HZ={hz:g}", {"HUMP_LOWPASS_HZ": hz}))
     for p in (0.4, 0.6):

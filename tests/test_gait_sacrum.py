@@ -187,6 +187,75 @@ def test_toe_off_ignores_trunk_motion_after_it():
     assert np.nanstd(out[1]) < 1.0
 
 
+def _running_tails(rate=400.0, dur=16.0, step=0.36, tc=(0.30, 0.27), tail_g=0.4, seed=0):
+    """Half-sine contacts whose duration alternates between the feet (``tc``: right, left),
+    each ending in an 80 ms raised-cosine bump of random height (0 to ``tail_g``) centred on its
+    end: the trunk's own motion, which makes the last part of the fall a shallow tail of a
+    different level at each step (as on the force-treadmill trials). Returns acc (n, 3) m/s²,
+    contacts and toe-offs (samples)."""
+    rng = np.random.default_rng(seed)
+    n = int(dur * rate)
+    t = np.arange(n) / rate
+    ic = np.arange(0.6, dur - 0.5, step)
+    ic = ic + rng.normal(0.0, 0.002, ic.size)
+    dur_k = np.where(np.arange(ic.size) % 2 == 0, tc[0], tc[1])
+    f = np.zeros(n)
+    for a, d, h in zip(ic, dur_k, rng.uniform(0.0, tail_g, ic.size), strict=True):
+        f += 0.5 * np.pi * step / d * _half_sine(t, a, d)
+        u = (t - (a + d - 0.04)) / 0.08
+        f += np.where((u >= 0) & (u <= 1), h * 0.5 * (1 - np.cos(2 * np.pi * u)), 0.0)
+    acc = np.zeros((n, 3))
+    acc[:, 2] = f * G
+    acc += rng.normal(0.0, 0.01 * G, acc.shape)
+    return acc, ic * rate, (ic + dur_k) * rate
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_toe_off_timed_over_the_fall_keeps_each_foot_and_loses_the_tail_noise(seed):
+    """A shallow tail of changing level at the end of each contact moves the single FLIGHT_G
+    crossing from step to step; timing the whole fall against the same foot's typical fall
+    must scatter less and keep the two feet's different contact times."""
+    rate = 400.0
+    acc, ic, to = _running_tails(rate, seed=seed)
+    ev = detect_sacral_events(acc, None, rate)
+    i_e, i_r = match_events(ev.ic / rate, ic / rate, 0.1)
+    assert i_r.size >= ic.size - 2
+    err = 1000 * (ev.to[i_e] - to[i_r]) / rate
+    # the single crossing, the rule before: the first fall through FLIGHT_G after the peak
+    s = np.maximum(sacrum._lowpass(acc[:, 2] / G, sacrum.EVENT_LOWPASS_HZ, rate), 0.0)
+    one = np.array([sacrum._crossing(s, sacrum.FLIGHT_G, int(a + 0.1 * rate),
+                                     int(a + 0.36 * rate), rising=False, last=False)
+                    for a in ev.ic[i_e]])
+    err_one = 1000 * (one - to[i_r]) / rate
+    right = i_r % 2 == 0  # truth: right contacts last 30 ms longer
+
+    def scatter(e: np.ndarray) -> float:  # within each foot
+        return float(np.sqrt(0.5 * (np.nanvar(e[right]) + np.nanvar(e[~right]))))
+
+    assert np.isfinite(err).sum() >= i_r.size - 2
+    assert scatter(err) < 0.8 * scatter(err_one)
+    # the left/right difference the single crossing measures (the tails bend it below the true
+    # 30 ms) is kept: pooling both feet's falls would halve it
+    ct = 1000 * (ev.to - ev.ic)[i_e] / rate
+    ct_one = 1000 * (one - ev.ic[i_e]) / rate
+    diff = np.nanmean(ct[right]) - np.nanmean(ct[~right])
+    assert diff > 20.0
+    assert diff == pytest.approx(np.nanmean(ct_one[right]) - np.nanmean(ct_one[~right]), abs=3.0)
+
+
+def test_a_lone_contact_keeps_its_own_crossing():
+    """With no other contact of the same foot within TO_SHAPE_HALF_S, the toe-off is the
+    contact's own first fall through FLIGHT_G."""
+    rate = 400.0
+    acc, ic, _ = _running_tails(rate, dur=3.0, seed=4)
+    s = np.maximum(sacrum._lowpass(acc[:, 2] / G, sacrum.EVENT_LOWPASS_HZ, rate), 0.0)
+    hump = np.array([int(ic[1] + 0.15 * rate)])
+    end = np.array([int(ic[2])])
+    got = sacrum._toe_off_running(s, hump, hump, end, rate, np.array([0]))
+    active = sacrum._seg_argext(s, hump, end, largest=True)
+    want = sacrum._crossing(s, sacrum.FLIGHT_G, int(active[0]), int(end[0]), False, False)
+    assert got[0] == pytest.approx(want, abs=1e-9)
+
 def test_contact_cut_by_the_start_is_not_reported():
     rate = 200.0
     acc, _, truth = running(rate=rate, t0=0.6)

@@ -37,8 +37,10 @@ recording:
    :data:`RISE_TOP`, then a dip) ends the edge at its peak.
 5. Initial contact, walking: the steepest rise of ``a_z`` before the loading peak (heel strike
    loads the leading leg faster than anything else in the stride).
-6. Toe-off, running: the first fall of ``a_z`` through :data:`FLIGHT_G` after the active peak
-   (:func:`_toe_off_running`). Walking toe-off is not estimated (NaN): the trailing foot leaves
+6. Toe-off, running: the first fall of ``a_z`` through :data:`FLIGHT_G` after the active peak,
+   timed over the whole fall against the same foot's typical fall within
+   :data:`TO_SHAPE_HALF_S` (:func:`_toe_off_running`): the last part of the fall is a shallow
+   tail whose level the trunk's own motion changes from step to step. Walking toe-off is not estimated (NaN): the trailing foot leaves
    in double support, which the trunk signal does not mark; on the mobgap lower-back data the
    two references disagree by ~60 ms on it and a force-balance estimate was 50-110 ms early.
 7. Side: :func:`_assign_sides` (from the gyroscope, and in walking also from the mediolateral
@@ -54,6 +56,7 @@ on 60 min at 400 Hz takes ~0.25 s (~5.7 M samples/s on one core); each call also
 from __future__ import annotations
 
 import functools
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -102,6 +105,14 @@ REPEAT_LOWPASS_HZ = HUMP_LOWPASS_HZ
 #: contact ends when the signal falls back below it. Halfway between free fall (0 g) and the
 #: lowest walking value (~0.5 g); the trunk's own motion in flight spans ~0.15-0.3 g.
 FLIGHT_G = 0.25
+#: A running contact's fall is timed at levels every TO_LEVEL_STEP_G (g) from one step below
+#: FLIGHT_G up to TO_FALL_TOP_G (one body weight: above it the active peak may not be falling
+#: yet); see :func:`_toe_off_running`.
+TO_LEVEL_STEP_G = 0.1
+TO_FALL_TOP_G = 1.0
+#: Half-width (s) of the window of the same foot's running contacts whose median fall shape a
+#: contact's fall is timed against (the periodicity test's window).
+TO_SHAPE_HALF_S = LOCAL_HALF_S
 #: How far before the loading peak the heel-strike rise is searched in walking (s): the loading
 #: response lasts ~10-12 % of a ~1.1 s stride.
 WALK_RISE_S = 0.15
@@ -189,7 +200,8 @@ def detect_sacral_events(
     to = np.full(peaks.size, np.nan)
     ic[running] = _ic_running(s, left[running], top[running])
     ends = running & (right < n - 1)
-    to[ends] = _toe_off_running(s, peaks[ends], top[ends], right[ends])
+    to[ends] = _toe_off_running(s, peaks[ends], top[ends], right[ends], rate_hz,
+                                np.flatnonzero(ends))
     walk = ~running & (left > 0)  # (a trough at sample 0 may be the data starting in the rise)
     ic[walk] = _ic_walking(np.gradient(az), left[walk], top[walk], rate_hz)
     # no contact within half a period of the event low-pass from the start of the data: there
@@ -668,11 +680,13 @@ def _ic_walking(daz: np.ndarray, trough: np.ndarray, top: np.ndarray,
     return out
 
 
-def _toe_off_running(s: np.ndarray, hump: np.ndarray, top: np.ndarray,
-                     end: np.ndarray) -> np.ndarray:
+def _toe_off_running(s: np.ndarray, hump: np.ndarray, top: np.ndarray, end: np.ndarray,
+                     rate_hz: float, order: np.ndarray) -> np.ndarray:
     """Toe-off of running contacts: the first fall of ``s`` through FLIGHT_G after the active
     peak (the largest value from the contact's hump peak ``hump`` or its highest sample ``top``,
-    whichever is later, to the following trough ``end``); NaN when not in the data.
+    whichever is later, to the following trough ``end``), timed over the whole fall; NaN when
+    that crossing is not in the data. ``order``: each contact's position among all the humps
+    (contacts alternate feet, so the same parity is the same foot).
 
     With no foot on the ground the body is in free fall and the sacrum reads only its motion
     relative to the centre of mass: pelvic pitch of ~5 deg at ~3 Hz, ~0.1 m from the hip axis,
@@ -687,9 +701,55 @@ def _toe_off_running(s: np.ndarray, hump: np.ndarray, top: np.ndarray,
     initial contact does with the rising edge, was 2x worse on that data: the force does not
     fall the way it rose - loading is a collision, unloading rolls off the toes with a long
     tail - and the trunk motion bends the lower part of the fall.
+
+    That tail is also where FLIGHT_G is crossed: the signal's last ~40 ms above the band are a
+    shallow slope whose level changes from step to step with the trunk's own motion, so one
+    crossing wanders by tens of ms. The fall is therefore timed at every level of
+    :func:`_fall_levels` (its steep part included) and compared with the typical fall: for each
+    level, the median over the same foot's running contacts within TO_SHAPE_HALF_S of how long
+    after the level's crossing the FLIGHT_G crossing comes. Each level then gives a toe-off (its
+    crossing plus that typical delay), and the contact's toe-off is their mean weighted by the
+    square of the typical fall's slope at each level (the least-squares time shift that aligns
+    the fall with the typical one: where the fall is flat, a small change of level is a large
+    change of time). The definition stays the FLIGHT_G crossing of the foot's typical fall; only
+    its step-to-step noise is averaged over the fall, and a left/right difference is kept
+    (pooling both feet shrank the contact-time asymmetry on the force-treadmill trials). A
+    contact with no neighbour keeps its own FLIGHT_G crossing.
     """
+    m = top.shape[0]
+    if m == 0:
+        return np.zeros(0)
+    levels = _fall_levels()
     active = _seg_argext(s, np.maximum(hump, top), end, largest=True)
-    return _crossings(s, np.full(top.shape[0], FLIGHT_G), active, end, rising=False, last=False)
+    cross = _crossings(s, np.tile(levels, m), np.repeat(active, levels.size),
+                       np.repeat(end, levels.size), rising=False, last=False)
+    cross = cross.reshape(m, levels.size)
+    main = cross[:, 1]  # (levels[1] is FLIGHT_G)
+    delay = main[:, None] - cross  # how long after each level's crossing FLIGHT_G is crossed
+    rows, near = _neighbours(hump.astype(float), np.zeros(m, int), TO_SHAPE_HALF_S * rate_hz)
+    near &= (order[rows] - order[:, None]) % 2 == 0  # the same foot: every other contact
+    pooled = np.where(near[:, :, None], delay[rows], np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # (levels no neighbour crossed)
+        typical = np.nanmedian(pooled, axis=1)
+    # each level's toe-off, weighted by the typical fall's slope squared there: a level crossed
+    # where the fall is flat (a plateau, the tail) times the contact poorly
+    dt_dlevel = np.gradient(typical, axis=1)  # samples per level step (> 0 on a fall)
+    est = cross + typical
+    ok = np.isfinite(est) & (dt_dlevel > 0)
+    w = np.where(ok, 1.0 / np.where(ok, dt_dlevel, 1.0) ** 2, 0.0)
+    total = w.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        to = np.sum(np.where(ok, est, 0.0) * w, axis=1) / total
+    to = np.where(total > 0, to, main)
+    return np.where(np.isfinite(main), to, np.nan)
+
+
+def _fall_levels() -> np.ndarray:
+    """Levels (g) at which a running contact's fall is timed: FLIGHT_G - TO_LEVEL_STEP_G, then
+    FLIGHT_G and every TO_LEVEL_STEP_G above it up to TO_FALL_TOP_G."""
+    above = np.arange(FLIGHT_G, TO_FALL_TOP_G + 1e-9, TO_LEVEL_STEP_G)
+    return np.concatenate(([FLIGHT_G - TO_LEVEL_STEP_G], above if above.size else [FLIGHT_G]))
 
 
 def _bouts(ic: np.ndarray, rate_hz: float) -> np.ndarray:
