@@ -40,9 +40,10 @@ recording:
 6. Toe-off, running: the first fall of ``a_z`` through :data:`FLIGHT_G` after the active peak,
    timed over the whole fall against the same foot's typical fall within
    :data:`TO_SHAPE_HALF_S` (:func:`_toe_off_running`): the last part of the fall is a shallow
-   tail whose level the trunk's own motion changes from step to step. Walking toe-off is not estimated (NaN): the trailing foot leaves
-   in double support, which the trunk signal does not mark; on the mobgap lower-back data the
-   two references disagree by ~60 ms on it and a force-balance estimate was 50-110 ms early.
+   tail whose level the trunk's own motion changes from step to step. Walking toe-off is not
+   estimated (NaN): the trailing foot leaves in double support, which the trunk signal does not
+   mark; on the mobgap lower-back data the two references disagree by ~60 ms on it and a
+   force-balance estimate was 50-110 ms early.
 7. Side: :func:`_assign_sides` (from the gyroscope, and in walking also from the mediolateral
    acceleration; running without a gyroscope stays "unknown").
 

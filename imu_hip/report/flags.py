@@ -6,7 +6,7 @@ and the flag says so; no numbers are attributed to a study that it did not repor
 is a diagnosis: the flags point at things worth watching or discussing with a professional.
 
 Measurement uncertainties quoted come from imu-hip's own validation (README, "Accuracy on real
-data"): sacral contact time RMSE 15.7 ms and vGRF active-peak MAPE 4.5 % against a force treadmill
+data"): sacral contact time RMSE 14.5 ms and vGRF active-peak MAPE 4.2 % against a force treadmill
 (one runner, 122 contacts, Alcantara et al. 2022 data), cadence error 0.12 spm; pelvic angles are
 validated on the simulator only; loading rate is a trend indicator (errors above 25 %).
 """
@@ -247,7 +247,7 @@ def asymmetry_flag(run: RunData) -> Flag:
         "Our choice: a common rule of thumb, well above the side offsets of the measurement."
     )
     uncertainty = (
-        "per-step contact-time error 15.7 ms RMSE, but medians over hundreds of steps per side "
+        "per-step contact-time error 14.5 ms RMSE, but medians over hundreds of steps per side "
         "are far steadier; systematic left/right offsets of about 3 ms in step time were seen "
         "in two of eight force-treadmill trials. Sides need a gyroscope (sacrum) or two shoes. "
         "Shoe impact peaks are not compared between feet (each shoe sensor sits differently)."
