@@ -10,7 +10,9 @@ Stages per sacral sensor, all fed in order through ``push(block)``:
    stands still); a standing phase in that window gives the pelvis neutral;
 3. pelvis orientation (with a gyroscope) - a streaming complementary filter;
 4. gait events and per-step metrics - run on fixed frames of ``frame_s`` samples of each gap-free
-   segment, each seen with ``margin_s`` of context on both sides. A step whose interval from
+   segment, each seen with ``margin_s`` of context on both sides (default
+   :data:`~imu_hip.gait.sacrum.CONTEXT_S`, 5.5 s: what makes a frame's events equal to the whole
+   recording's; live, a step appears ~7.5 s after its contact). A step whose interval from
    its initial contact to the next one, widened by :data:`HOLE_MARGIN_S` on both sides, touches
    a filled sample is dropped and counted (``steps_dropped_``): no step rests on filled data.
    Where the accelerometer saturated (samples piled up at its range limit, found per frame on
@@ -40,7 +42,7 @@ from imu_hip.dsp.orientation import PelvisOrientation
 from imu_hip.dsp.resample import Resampler, ResamplerCounts, UniformChunk
 from imu_hip.dsp.still import still_mask
 from imu_hip.gait.foot import clipped_mask
-from imu_hip.gait.sacrum import detect_sacral_events
+from imu_hip.gait.sacrum import CONTEXT_S, detect_sacral_events
 from imu_hip.metrics import grf
 from imu_hip.metrics.pelvis import pelvis_step_metrics, standing_neutral_deg
 from imu_hip.metrics.sacral import braking_peak_g, impact_peak_g, vertical_oscillation_m
@@ -92,7 +94,7 @@ class SacralStage(ResamplerCounts):
         rate_hz: float,
         has_gyro: bool,
         frame_s: float = 2.0,
-        margin_s: float = 3.0,
+        margin_s: float = CONTEXT_S,
         align_window_s: float = 10.0,
         align_max_s: float = 120.0,
         alignment: Alignment | None = None,

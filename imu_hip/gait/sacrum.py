@@ -14,9 +14,10 @@ Physics (body frame: x forward, y left, z up; proper acceleration, gravity inclu
   swing-side (left) hip drops (obliquity rate about +x negative in early stance) and the pelvis
   turns with the swing leg (rate about +z negative).
 
-Method (:func:`detect_sacral_events`). Every decision uses samples within ~2-3 s of the step, so
-an event found in a window with 3 s of margin on each side equals the one found on the whole
-recording:
+Method (:func:`detect_sacral_events`). Every decision about a step uses samples within ~2-3 s
+of it, and its toe-off is compared with the same foot's contacts within TO_SHAPE_HALF_S (2 s),
+whose own detection reads 2-3 s further; so an event found in a window with
+:data:`CONTEXT_S` of margin on each side equals the one found on the whole recording:
 
 1. ``a_z`` in g, zero-phase low-pass at :data:`EVENT_LOWPASS_HZ`, clipped at 0 g (a foot cannot
    pull the body down; negative values are the trunk moving relative to the centre of mass in
@@ -50,8 +51,8 @@ recording:
 Measured accuracy and the sensitivity to each constant: ``python benchmarks/accuracy.py``.
 
 Speed: every stage works on all contacts at once (no Python loop per contact or per lag): one call
-on 60 min at 400 Hz takes ~0.25 s (~5.7 M samples/s on one core); each call also costs a fixed
-~2-3 ms, so 36-s pipeline frames run at ~2.7 M samples/s.
+on 60 min at 400 Hz takes ~0.4 s (~3.8 M samples/s on one core; a third of it is timing each
+toe-off at every level of its fall); each call also costs a fixed ~2-3 ms.
 """
 
 from __future__ import annotations
@@ -114,6 +115,10 @@ TO_FALL_TOP_G = 1.0
 #: Half-width (s) of the window of the same foot's running contacts whose median fall shape a
 #: contact's fall is timed against (the periodicity test's window).
 TO_SHAPE_HALF_S = LOCAL_HALF_S
+#: Context (s) on each side of a stretch of data that makes its events equal to those found on
+#: the whole recording: the toe-off's neighbours (TO_SHAPE_HALF_S), their periodicity windows
+#: (LOCAL_HALF_S) and one longest step.
+CONTEXT_S = TO_SHAPE_HALF_S + LOCAL_HALF_S + MAX_STEP_S
 #: How far before the loading peak the heel-strike rise is searched in walking (s): the loading
 #: response lasts ~10-12 % of a ~1.1 s stride.
 WALK_RISE_S = 0.15
@@ -201,8 +206,7 @@ def detect_sacral_events(
     to = np.full(peaks.size, np.nan)
     ic[running] = _ic_running(s, left[running], top[running])
     ends = running & (right < n - 1)
-    to[ends] = _toe_off_running(s, peaks[ends], top[ends], right[ends], rate_hz,
-                                np.flatnonzero(ends))
+    to[ends] = _toe_off_running(s, peaks[ends], top[ends], right[ends], rate_hz)
     walk = ~running & (left > 0)  # (a trough at sample 0 may be the data starting in the rise)
     ic[walk] = _ic_walking(np.gradient(az), left[walk], top[walk], rate_hz)
     # no contact within half a period of the event low-pass from the start of the data: there
@@ -682,12 +686,11 @@ def _ic_walking(daz: np.ndarray, trough: np.ndarray, top: np.ndarray,
 
 
 def _toe_off_running(s: np.ndarray, hump: np.ndarray, top: np.ndarray, end: np.ndarray,
-                     rate_hz: float, order: np.ndarray) -> np.ndarray:
+                     rate_hz: float) -> np.ndarray:
     """Toe-off of running contacts: the first fall of ``s`` through FLIGHT_G after the active
     peak (the largest value from the contact's hump peak ``hump`` or its highest sample ``top``,
     whichever is later, to the following trough ``end``), timed over the whole fall; NaN when
-    that crossing is not in the data. ``order``: each contact's position among all the humps
-    (contacts alternate feet, so the same parity is the same foot).
+    that crossing is not in the data; never after ``end``.
 
     With no foot on the ground the body is in free fall and the sacrum reads only its motion
     relative to the centre of mass: pelvic pitch of ~5 deg at ~3 Hz, ~0.1 m from the hip axis,
@@ -707,15 +710,15 @@ def _toe_off_running(s: np.ndarray, hump: np.ndarray, top: np.ndarray, end: np.n
     shallow slope whose level changes from step to step with the trunk's own motion, so one
     crossing wanders by tens of ms. The fall is therefore timed at every level of
     :func:`_fall_levels` (its steep part included) and compared with the typical fall: for each
-    level, the median over the same foot's running contacts within TO_SHAPE_HALF_S of how long
-    after the level's crossing the FLIGHT_G crossing comes. Each level then gives a toe-off (its
-    crossing plus that typical delay), and the contact's toe-off is their mean weighted by the
-    square of the typical fall's slope at each level (the least-squares time shift that aligns
-    the fall with the typical one: where the fall is flat, a small change of level is a large
-    change of time). The definition stays the FLIGHT_G crossing of the foot's typical fall; only
-    its step-to-step noise is averaged over the fall, and a left/right difference is kept
-    (pooling both feet shrank the contact-time asymmetry on the force-treadmill trials). A
-    contact with no neighbour keeps its own FLIGHT_G crossing.
+    level, the median over the same foot's running contacts within TO_SHAPE_HALF_S
+    (:func:`_same_foot`) of how long after the level's crossing the FLIGHT_G crossing comes.
+    Each level then gives a toe-off (its crossing plus that typical delay), and the contact's
+    toe-off is their mean, kept between the active peak and ``end``. The definition stays the
+    FLIGHT_G crossing of the foot's typical fall; only its step-to-step noise is averaged over
+    the fall, and a left/right difference is kept (pooling both feet shrank the contact-time
+    asymmetry on the force-treadmill trials). A contact with no neighbour of its foot keeps its
+    own FLIGHT_G crossing. (Weighting the levels by the typical slope squared, a least-squares
+    time shift, made no measurable difference on the force-treadmill trials.)
     """
     m = top.shape[0]
     if m == 0:
@@ -728,22 +731,35 @@ def _toe_off_running(s: np.ndarray, hump: np.ndarray, top: np.ndarray, end: np.n
     main = cross[:, 1]  # (levels[1] is FLIGHT_G)
     delay = main[:, None] - cross  # how long after each level's crossing FLIGHT_G is crossed
     rows, near = _neighbours(hump.astype(float), np.zeros(m, int), TO_SHAPE_HALF_S * rate_hz)
-    near &= (order[rows] - order[:, None]) % 2 == 0  # the same foot: every other contact
+    near &= _same_foot(hump, rows, near, rate_hz)
     pooled = np.where(near[:, :, None], delay[rows], np.nan)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # (levels no neighbour crossed)
         typical = np.nanmedian(pooled, axis=1)
-    # each level's toe-off, weighted by the typical fall's slope squared there: a level crossed
-    # where the fall is flat (a plateau, the tail) times the contact poorly
-    dt_dlevel = np.gradient(typical, axis=1)  # samples per level step (> 0 on a fall)
-    est = cross + typical
-    ok = np.isfinite(est) & (dt_dlevel > 0)
-    w = np.where(ok, 1.0 / np.where(ok, dt_dlevel, 1.0) ** 2, 0.0)
-    total = w.sum(axis=1)
+        to = np.nanmean(cross + typical, axis=1)
+    return np.where(np.isfinite(main), np.clip(to, active, end), np.nan)
+
+
+def _same_foot(hump: np.ndarray, rows: np.ndarray, near: np.ndarray,
+               rate_hz: float) -> np.ndarray:
+    """Which neighbours ``rows`` (contacts x width, valid where ``near``) of each contact are
+    the same foot: an even number of steps away, the step being the median interval between
+    consecutive humps among the contact's neighbours (plausible intervals only, <= MAX_STEP_S).
+    Counting in time, not in detected humps, keeps the feet apart when a hump was missed; a
+    neighbour more than a quarter step off an even count (a pause, a stumble) is left out."""
+    m = hump.shape[0]
+    gap = np.full(m, np.nan)
+    gap[1:] = np.diff(hump).astype(float)
+    gap[gap > MAX_STEP_S * rate_hz] = np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # (no plausible interval)
+        step = np.nanmedian(np.where(near, gap[rows], np.nan), axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        to = np.sum(np.where(ok, est, 0.0) * w, axis=1) / total
-    to = np.where(total > 0, to, main)
-    return np.where(np.isfinite(main), to, np.nan)
+        count = (hump[rows] - hump[:, None]) / step[:, None]
+    off_even = np.abs(count - 2.0 * np.round(count / 2.0))
+    same = off_even <= 0.25
+    same[np.arange(m), np.argmax(rows == np.arange(m)[:, None], axis=1)] = True  # itself
+    return same
 
 
 def _fall_levels() -> np.ndarray:
