@@ -572,3 +572,21 @@ def test_segment_helpers_equal_their_definitions():
             assert (np.isnan(got[k]) and np.isnan(want)) or got[k] == pytest.approx(want, abs=1e-12)
     assert all(np.isfinite(v).sum() > 10 for v in found.values())
     assert np.any(found[(True, True)] != found[(True, False)])  # first and last differ somewhere
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_first_falls_equal_one_crossing_search_per_level(seed):
+    """The one-pass search of every level's first fall after a range's peak gives exactly what
+    searching each level on its own does."""
+    rng = np.random.default_rng(seed)
+    s = np.maximum(sacrum._lowpass(3.0 * rng.normal(size=20000), 30.0, 400.0) + 1.0, 0.0)
+    start = np.sort(rng.choice(19000, 300, replace=False))
+    end = np.minimum(start + rng.integers(0, 300, start.size), s.size - 1)
+    peak = sacrum._seg_argext(s, start, end, largest=True)
+    levels = sacrum._fall_levels()
+    got = sacrum._first_falls(s, peak, end, levels)
+    want = np.array([[sacrum._crossing(s, lv, int(a), int(b), rising=False, last=False)
+                      for lv in levels] for a, b in zip(peak, end, strict=True)])
+    assert np.isfinite(want).sum() > 1000
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-9)
