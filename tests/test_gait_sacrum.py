@@ -243,7 +243,7 @@ def test_toe_off_timed_over_the_fall_keeps_each_foot_and_loses_the_tail_noise(se
     assert diff == pytest.approx(np.nanmean(ct_one[right]) - np.nanmean(ct_one[~right]), abs=3.0)
 
 
-def test_each_foot_keeps_its_own_crossing_when_it_is_alone():
+def test_each_foot_keeps_its_own_crossing_when_it_is_alone(monkeypatch):
     """Two contacts of opposite feet (one step apart) with differently shaped falls: neither is
     the other's foot, so each keeps its own first fall through FLIGHT_G."""
     rate = 400.0
@@ -259,12 +259,9 @@ def test_each_foot_keeps_its_own_crossing_when_it_is_alone():
             for a, e in zip(active, end, strict=True)]
     np.testing.assert_allclose(got, want, atol=1e-9)
     # taken for the same foot, the two would be pulled towards each other
-    pooled = sacrum._same_foot
-    try:
-        sacrum._same_foot = lambda hump, rows, near, rate_hz: np.ones(rows.shape, bool)
-        mixed = sacrum._toe_off_running(s, hump, hump, end, rate)
-    finally:
-        sacrum._same_foot = pooled
+    monkeypatch.setattr(sacrum, "_same_foot",
+                        lambda hump, rows, near, rate_hz: np.ones(rows.shape, bool))
+    mixed = sacrum._toe_off_running(s, hump, hump, end, rate)
     assert np.max(np.abs(mixed - np.asarray(want))) > 1.0
 
 

@@ -6,7 +6,7 @@ and the flag says so; no numbers are attributed to a study that it did not repor
 is a diagnosis: the flags point at things worth watching or discussing with a professional.
 
 Measurement uncertainties quoted come from imu-hip's own validation (README, "Accuracy on real
-data"): sacral contact time RMSE 14.5 ms and vGRF active-peak MAPE 4.2 % against a force treadmill
+data"): sacral contact time RMSE 14.5 ms and vGRF active-peak MAPE 4.3 % against a force treadmill
 (one runner, 122 contacts, Alcantara et al. 2022 data), cadence error 0.12 spm; pelvic angles are
 validated on the simulator only; loading rate is a trend indicator (errors above 25 %).
 """
