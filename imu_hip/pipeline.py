@@ -364,7 +364,7 @@ class AnalysisResult:
         """The summary as JSON text (NaN written as null), as in ``summary.json``."""
         return json.dumps(_jsonable(self.summary), indent=indent)
 
-    def to_pandas(self):
+    def to_pandas(self) -> Any:
         """The per-step table as a pandas DataFrame (needs the optional pandas package)."""
         try:
             import pandas  # noqa: F401
@@ -503,6 +503,7 @@ def result_from_stage(
             "vertical_quality": alignment.vertical_quality,
             "forward_quality": alignment.forward_quality,
             "method": alignment.method,
+            "clipped": alignment.clipped,
         },
         "pelvis_neutral": (
             "none (no gyroscope)"
@@ -529,6 +530,7 @@ def analyze(
     recording (a CSV file's ``# placement:`` line, else sacrum), or the sacral stream of a
     multi-sensor one. A CSV file without a placement line is read as worn at ``placement``.
     ``mass_kg`` adds forces in newtons to the summary. ``axes``: see :func:`analyze_sensor`.
+    ``progress``: called with the fraction done (0 to 1) as the analysis goes.
     Any problem with the input raises :class:`InputError` naming it.
     """
     from imu_hip.io import read_mcap, read_recording, sniff_format, validate_recording

@@ -241,3 +241,54 @@ def test_still_mask_nan_breaks_stillness():
     assert not np.any(mask[: int(1.5 * RATE) + 1])  # 0-1.5 s is shorter than 2 s
     assert np.all(mask[int(2 * RATE):])
     assert still_mask(np.zeros((0, 3)), None, RATE).shape == (0,)
+
+
+def _tilted_run(seed: int = 4) -> np.ndarray:
+    """Running, sensor pitched 20° about the mediolateral axis (sensor = tilt @ body)."""
+    tilt = Rotation.from_rotvec([0.0, np.radians(20.0), 0.0]).as_matrix()
+    return body_gait("run", seed=seed) @ tilt.T
+
+
+def test_clipped_vertical_channel_is_kept_and_reported():
+    """Negative values of the vertical channel set to 0 (as in published pre-processed data):
+    rotating by the tilt would spread the cut flight samples into every axis, so the clipped
+    axis stays vertical and the tilt left in is reported."""
+    acc = _tilted_run()
+    clean = estimate_alignment(acc, None, RATE)
+    assert clean.clipped == "" and clean.tilt_left_deg == 0.0
+    assert np.degrees(np.arccos(clean.rotation[2, 2])) == pytest.approx(20.0, abs=2.0)
+    cut = acc.copy()
+    cut[:, 2] = np.maximum(cut[:, 2], 0.0)
+    al = estimate_alignment(cut, None, RATE)
+    _check_rotation(al.rotation)
+    np.testing.assert_array_equal(al.rotation[2], [0.0, 0.0, 1.0])
+    assert al.tilt_left_deg == pytest.approx(20.0, abs=3.0)
+    assert "axis z" in al.clipped and "clipped" in al.method
+    assert al.vertical_quality < 0.5 * clean.vertical_quality
+    assert al.rotation[0] @ [1.0, 0.0, 0.0] > 0.99  # forward still found, perpendicular to z
+    # the same axis pointing down (clipped at its top, which is the vertical's low end)
+    flipped = cut * [1.0, -1.0, -1.0]  # the sensor turned 180° about x: y and z change sign
+    al = estimate_alignment(flipped, None, RATE)
+    np.testing.assert_array_equal(al.rotation[2], [0.0, 0.0, -1.0])
+    assert al.clipped
+
+
+def test_range_limit_and_quantisation_are_not_a_clipped_vertical():
+    """A range limit at the top cuts only impact peaks (the pipeline handles those per step),
+    and a quantised signal of someone standing repeats its lowest value without being cut:
+    the alignment rotates as usual."""
+    acc = np.clip(_tilted_run(), -1.8 * G, 1.8 * G)
+    assert np.mean(np.abs(acc) == 1.8 * G) > 0.01  # it did cut
+    top = estimate_alignment(acc, None, RATE)
+    assert top.clipped == ""
+    true_up = Rotation.from_rotvec([0.0, np.radians(20.0), 0.0]).as_matrix()[:, 2]
+    assert top.rotation[2] @ true_up > np.cos(np.radians(3.0))  # the tilt is still removed
+    rng = np.random.default_rng(9)
+    q = Rotation.from_rotvec([0.1, 0.3, 0.0]).as_matrix()
+    n = int(30 * RATE)
+    stand = np.tile(q @ [0.0, 0.0, G], (n, 1)) + rng.normal(0, 0.02, (n, 3))
+    lsb = G / 256  # an 8-bit reading of +-4 g
+    stand = np.round(stand / lsb) * lsb
+    al = estimate_alignment(stand, None, RATE)
+    assert al.clipped == ""
+    assert np.degrees(np.arccos(np.clip(al.rotation[2] @ (q @ [0, 0, 1.0]), -1, 1))) < 0.5

@@ -45,6 +45,16 @@ Body frame: x forward, y left, z up (right-handed); ``body = rotation @ sensor``
    forward axis is the horizontal projection of the sensor axis closest to horizontal, positive
    direction (arbitrary), and ``forward_quality`` is 0.
 
+A **clipped vertical channel** is not rotated: when the sensor axis nearest to vertical reads one
+constant value at its low end, below 1 G, in at least ``_CLIP_MIN_SHARE`` of the samples (with at
+least 1 G of signal above it), the values below that floor were cut off (published data sets set
+negative vertical values to 0). The events are timed on the vertical between about 0 and 1 G
+(flight, toe-off, the start of the rise), exactly where such a floor cuts, and rotating by the
+tilt would spread the cut samples into every axis there. That axis is then taken as vertical
+(sign from gravity), the tilt from gravity is left in and reported (``clipped``), and
+``vertical_quality`` drops with it (``exp(-(spread + tilt) / 10°)``). A range limit at the top
+(impact peaks, >= ~2 G) does not qualify: it only cuts peaks, which the pipeline handles per step.
+
 A biaxial sensor (one axis all zeros) is handled: the horizontal acceleration is then confined to
 one line, which becomes forward (it cannot be checked that the missing axis is the ML one, so
 ``forward_quality`` is capped at 0.5). The gyroscope is used only to recognise still periods.
@@ -60,8 +70,10 @@ Checked on real recordings (../shared/datasets; axes known from their documentat
 - heading of forward vs the horizontal projection of the documented AP axis: 11° (raw sample),
   1-18° (lower back, median 7°; part of it may be how the sensor sat on the back).
 - the recovered vertical differs from the documented "vertical" axes by the real tilt of the
-  sensor on the back (3-27°); the grf trials have a clipped vertical channel and an AP offset
-  (``|mean| = 1.2-1.4 G``), which ``vertical_quality`` (0.0-0.24 there) reports.
+  sensor on the back (3-27°). The grf trials' vertical channel is clipped at 0 G in 8-20 % of
+  the samples (``|mean| = 1.2-1.4 G``): the clip rule keeps it as vertical in all 8 (10-26° of
+  tilt left in, ``vertical_quality`` 0.0-0.06), and no other recording here triggers it (their
+  lowest value occurs once).
 - ``forward_quality``: 0.92-1.0 on straight walking and running, 0.32-0.70 on the daily-living
   circuits, 0.5 (cap) on the biaxial trials, one straight walk 0.59 (5 s of gait).
 """
@@ -92,6 +104,9 @@ _MAX_LAG_S = 0.6
 _PERIODIC_MIN = 0.3
 #: Share of a window with |a| < 0.5 G above which the window is running (flight phases).
 _FLIGHT_SHARE = 0.05
+#: Least share of samples at one constant value at the low end of the vertical-most axis for it
+#: to count as clipped (an unclipped signal reaches its minimum once: 1 sample in 10^3-10^6).
+_CLIP_MIN_SHARE = 0.01
 
 
 @dataclass
@@ -100,13 +115,17 @@ class Alignment:
 
     ``rotation``: (3, 3), ``body = rotation @ sensor`` (rows: body x, y, z in sensor
     coordinates). ``vertical_quality`` and ``forward_quality``: 0 (undetermined) to 1 (clear).
-    ``method``: plain-text account of how it was found.
+    ``method``: plain-text account of how it was found. ``clipped``: empty, or what was found
+    clipped on the vertical-most axis; that axis is then kept as vertical and
+    ``tilt_left_deg`` (deg) is its angle from gravity.
     """
 
     rotation: np.ndarray
     vertical_quality: float
     forward_quality: float
     method: str
+    clipped: str = ""
+    tilt_left_deg: float = 0.0
 
     def apply(self, xyz: np.ndarray) -> np.ndarray:
         """Rotate (n, 3) sensor-frame vectors into the body frame.
@@ -247,14 +266,26 @@ def estimate_alignment(
     dirs = sums / np.linalg.norm(sums, axis=1, keepdims=True)
     spread = _direction_spread_deg(dirs, lens, z) if len(windows) > 1 else 0.0
     ratio = np.linalg.norm(g_mean) / G
-    vertical_quality = float(np.exp(-spread / 10.0) * np.clip(1 - abs(ratio - 1) / 0.25, 0, 1))
     notes.append(f"vertical: {source}, window spread {spread:.1f}°, |mean| {ratio:.3f} G")
+    clipped, tilt = "", 0.0
+    floor = _clipped_floor(acc, z)
+    if floor is not None:
+        k, level_g, share = floor
+        tilt = float(np.degrees(np.arccos(min(1.0, abs(z[k])))))
+        z = np.zeros(3)
+        z[k] = np.sign(g_mean[k])
+        clipped = (f"sensor axis {'xyz'[k]} reads {level_g:+.2f} G, its lowest value, in "
+                   f"{100 * share:.0f} % of samples (clipped): kept as vertical, {tilt:.0f}° of "
+                   "tilt from gravity left in")
+        notes.append("vertical: " + clipped)
+    vertical_quality = float(np.exp(-(spread + tilt) / 10.0)
+                             * np.clip(1 - abs(ratio - 1) / 0.25, 0, 1))
 
     if not have_gait:
         x = _fallback_forward(z)
         notes.append(f"forward: undetermined (only {gait_s:.1f} s of gait); fallback = horizontal "
                      "projection of the sensor axis closest to horizontal")
-        return _make(x, z, vertical_quality, 0.0, notes)
+        return _make(x, z, vertical_quality, 0.0, notes, clipped, tilt)
 
     # --- forward axis ------------------------------------------------------------------------
     v = dyn @ z
@@ -311,11 +342,29 @@ def estimate_alignment(
         f"mean vote {abs(total) / max(float(np.sum(w)), 1e-300):.2f}; force-rotation check "
         f"{'agrees' if check >= 0 else 'DISAGREES'} ({0.5 + check:.2f} of stance rotating "
         "forward)")
-    return _make(x, z, vertical_quality, float(axis_clarity * sign_quality), notes)
+    return _make(x, z, vertical_quality, float(axis_clarity * sign_quality), notes, clipped,
+                 tilt)
 
 
-def _make(x: np.ndarray, z: np.ndarray, vq: float, fq: float, notes: list[str]) -> Alignment:
+def _clipped_floor(acc: np.ndarray, z: np.ndarray) -> tuple[int, float, float] | None:
+    """(axis, level in G, share of samples) if the sensor axis nearest to the vertical ``z``
+    is clipped at a floor below 1 G in its upward reading (see the module docstring), else
+    None. Exact equality: a clipped channel repeats one stored value."""
+    k = int(np.argmax(np.abs(z)))
+    up = acc[:, k] * np.sign(z[k])
+    low = float(up.min())
+    share = float(np.mean(up == low))
+    if share < _CLIP_MIN_SHARE or np.count_nonzero(up == low) < 10 or low >= G:
+        return None
+    if float(np.quantile(up, 0.99)) - low < G:  # e.g. a quantised signal of someone standing
+        return None
+    return k, low / G, share
+
+
+def _make(x: np.ndarray, z: np.ndarray, vq: float, fq: float, notes: list[str],
+          clipped: str, tilt_left_deg: float) -> Alignment:
     y = np.cross(z, x)
     rot = np.vstack((x, y, z))
     return Alignment(rotation=rot, vertical_quality=vq, forward_quality=fq,
-                     method="gravity + braking/propulsion phase; " + "; ".join(notes))
+                     method="gravity + braking/propulsion phase; " + "; ".join(notes),
+                     clipped=clipped, tilt_left_deg=tilt_left_deg)

@@ -195,6 +195,8 @@ def format_summary(summary: dict[str, Any]) -> str:
             f"quality {_num(al['forward_quality'], 2)}; pelvis neutral: "
             f"{summary.get('pelvis_neutral', '-')}"
         )
+        if al.get("clipped"):
+            lines.append(f"vertical channel clipped: {al['clipped']}")
     lines.append("")
     header = f"{'metric':<26}{'median':>9}{'IQR':>17}{'left':>9}{'right':>9}{'asym %':>8}"
     header += f"{'first 10%':>11}{'last 10%':>10}"

@@ -281,6 +281,9 @@ def data_quality(run: RunData) -> str:
                 f"sensor {s.get('sensor_id', '?')}: the forward direction is uncertain (quality "
                 f"{fq:.2f} < 0.5), so left/right and the sign of pelvic drop may be swapped."
             )
+        clipped = (s.get("alignment") or {}).get("clipped")
+        if clipped:
+            notes.append(f"sensor {s.get('sensor_id', '?')}: vertical channel clipped: {clipped}.")
         if s.get("gaps"):
             notes.append(
                 f"sensor {s.get('sensor_id', '?')}: {s['gaps']} gap(s) in the data; no step is "
