@@ -8,7 +8,7 @@ median (and left/right symmetry index) of every metric as JSON.
 **Cumulative impact load** = the sum over all sacral steps of the estimated vertical ground
 reaction force peak ``vgrf_peak_bw`` (body weights), i.e. steps weighted by how hard each one
 loads the body. A 10 km run at ~2.4 BW per step and ~8000 steps gives ~19 000 BW. It is a
-relative measure for comparing your own runs (the estimate's error is ~4.5 % per step), not a
+relative measure for comparing your own runs (the estimate's error is ~4.3 % per step), not a
 tissue load. Runs without a sacral sensor have no impact load (NULL).
 
 **Warnings** (:func:`load_warnings`):

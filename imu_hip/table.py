@@ -80,7 +80,7 @@ class Table:
             w.writerow(self.COLUMNS)
             w.writerows(zip(*cols, strict=True))
 
-    def to_pandas(self):  # pragma: no cover - optional dependency
+    def to_pandas(self) -> Any:  # pragma: no cover - optional dependency
         """The table as a pandas DataFrame (needs pandas installed)."""
         import pandas as pd
 

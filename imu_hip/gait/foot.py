@@ -44,8 +44,8 @@ Method, in order (each step uses only the foot's own physics, no constant fitted
    turning from toe-up to toe-down) when that comes within :data:`HEEL_ROCKER_S` before it,
    because a soft heel strike reaches a sensor on the instep only after the heel has landed.
    **Toe-off** = the largest toe-down (plantar-flexion) angular rate between mid-stance and the
-   swing (the fastest toe-up rotation), i.e. the end of push-off where the foot leaves the
-   ground rotating about the toes (the rate falls through zero only later in early swing).
+   swing, i.e. the end of push-off where the foot leaves the ground rotating about the toes
+   (the rate falls through zero only later in early swing).
 
 Strides are keyed by their second mid-stance: stride ``k`` runs from ``ms[k]`` to ``ms[k + 1]``,
 holds the toe-off of the stance at ``ms[k]`` and the initial contact of the stance at

@@ -155,7 +155,7 @@ def impact_flag(run: RunData) -> Flag:
         "within one run is measured with the same sensor and mounting."
     )
     uncertainty = (
-        "vGRF active peak: 4.5 % mean absolute error per step against a force treadmill (one "
+        "vGRF active peak: 4.3 % mean absolute error per step against a force treadmill (one "
         "runner); the loading rate is a trend indicator only (published errors above 25 %) and is "
         "never compared with a study's value; impact peaks depend on how tightly the sensor sits."
     )
