@@ -42,7 +42,7 @@ from imu_hip.dsp.orientation import PelvisOrientation
 from imu_hip.dsp.resample import Resampler, ResamplerCounts, UniformChunk
 from imu_hip.dsp.still import still_mask
 from imu_hip.gait.foot import clipped_mask
-from imu_hip.gait.sacrum import CONTEXT_S, detect_sacral_events
+from imu_hip.gait.sacrum import CONTEXT_S, MAX_STEP_S, MIN_SEGMENT_S, detect_sacral_events
 from imu_hip.metrics import grf
 from imu_hip.metrics.pelvis import pelvis_step_metrics, standing_neutral_deg
 from imu_hip.metrics.sacral import braking_peak_g, impact_peak_g, vertical_oscillation_m
@@ -344,21 +344,44 @@ class AnalysisResult:
 
     def write(self, out_dir: str | Path) -> list[Path]:
         """Write ``steps.csv`` (sacrum) and/or ``strides.csv`` (shoes) and ``summary.json`` into
-        ``out_dir`` (created); return the paths."""
+        ``out_dir`` (created); return the paths.
+
+        Only files imu-hip wrote are replaced (recognised by their first bytes); anything else
+        of those names (a recording, a link) is an :class:`ImuHipError` and nothing is written.
+        Each file is written beside its final name and all are moved in place together, so a
+        failure leaves the folder as it was; a step or stride table of an earlier analysis that
+        this result does not have is removed, so the folder never mixes two analyses."""
+        from imu_hip.strides import StrideTable
+
         out = prepare_output_dir(out_dir)
-        steps_path, summary_path = out / "steps.csv", out / "summary.json"
-        paths = []
+        tables = {"steps.csv": self.steps if self.strides is None or len(self.steps) else None,
+                  "strides.csv": self.strides}
+        # the first column's name is enough (and lets a newer version replace an older table)
+        heads = {"steps.csv": f"{next(iter(StepTable.COLUMNS))},".encode(),
+                 "strides.csv": f"{next(iter(StrideTable.COLUMNS))},".encode(),
+                 "summary.json": b"{"}
+        for name, head in heads.items():
+            _check_replaceable(out / name, head)
+        done: list[tuple[Path, Path]] = []
         try:
-            if self.strides is None or len(self.steps):
-                self.steps.to_csv(steps_path)
-                paths.append(steps_path)
-            if self.strides is not None:
-                self.strides.to_csv(out / "strides.csv")
-                paths.append(out / "strides.csv")
-            summary_path.write_text(self.to_json(), encoding="utf-8")
+            for name, table in tables.items():
+                if table is not None:
+                    tmp = out / f".{name}.tmp{os.getpid()}"
+                    done.append((tmp, out / name))
+                    table.to_csv(tmp)
+            tmp = out / f".summary.json.tmp{os.getpid()}"
+            done.append((tmp, out / "summary.json"))
+            tmp.write_text(self.to_json(), encoding="utf-8")
+            for tmp, final in done:
+                os.replace(tmp, final)
+            for name, table in tables.items():
+                if table is None and (out / name).exists():
+                    (out / name).unlink()
         except OSError as e:
-            raise ImuHipError(f"{e.filename or out}: cannot write ({e.strerror or e})") from None
-        return [*paths, summary_path]
+            for tmp, _ in done:
+                tmp.unlink(missing_ok=True)
+            raise ImuHipError(f"{out}: cannot write ({e.strerror or e})") from None
+        return [final for _, final in done]
 
     def to_json(self, indent: int | None = 2) -> str:
         """The summary as JSON text (NaN written as null), as in ``summary.json``."""
@@ -371,6 +394,24 @@ class AnalysisResult:
         except ImportError:
             raise ImuHipError("to_pandas() needs pandas: pip install pandas") from None
         return self.steps.to_pandas()
+
+
+def _check_replaceable(path: Path, head: bytes) -> None:
+    """Raise :class:`ImuHipError` if ``path`` exists and is not an output imu-hip wrote (one
+    starting with ``head``): a recording, another program's file or a link are never replaced."""
+    if not path.exists() and not path.is_symlink():
+        return
+    if path.is_symlink() or not path.is_file():
+        raise ImuHipError(f"{path}: cannot write: it exists and is a link or folder, not a file "
+                          "imu-hip wrote; choose another output folder")
+    try:
+        with open(path, "rb") as f:
+            first = f.read(len(head))
+    except OSError as e:
+        raise ImuHipError(f"{path}: cannot read it to check it ({e.strerror or e})") from None
+    if first != head:
+        raise ImuHipError(f"{path}: cannot write: it exists and is not an output of imu-hip (a "
+                          "recording?), so it is left alone; choose another output folder")
 
 
 def check_output_dir(out_dir: str | Path) -> Path:
@@ -436,6 +477,13 @@ def analyze_sensor(
         )
     if axes not in AXES:
         raise ImuHipError(f"axes must be one of {', '.join(AXES)}, got {axes!r}")
+    where = source or f"sensor {sensor.sensor_id!r}"
+    if sensor.duration_s < MIN_SEGMENT_S:
+        raise InputError(where, f"only {sensor.duration_s:.3g} s of data; at least "
+                         f"{MIN_SEGMENT_S:g} s is needed to find steps (three of the slowest "
+                         f"steps, {MAX_STEP_S:g} s each)")
+    if axes == "body":
+        _check_declared_axes(sensor, where)
     from imu_hip.gait.foot import looks_like_foot
 
     if looks_like_foot(sensor.acc_mps2, sensor.gyr_rads, sensor.rate_hz):
@@ -468,6 +516,24 @@ def analyze_sensor(
     result = result_from_stage(stage, steps, sensor, mass_kg, source)
     result.summary["calibration"] = calibration_info
     return result
+
+
+#: Largest angle (deg) between gravity and +z for ``axes="body"`` to be believed: a sacral
+#: sensor sits within ~30° of upright (pelvic tilt plus the sacrum's slope), so beyond 45° the
+#: declared axes are not the body's.
+MAX_DECLARED_TILT_DEG = 45.0
+
+
+def _check_declared_axes(sensor: SensorRecording, where: str) -> None:
+    """Raise :class:`InputError` when ``axes="body"`` is declared but the mean acceleration
+    (gravity) is far from +z."""
+    g = sensor.acc_mps2.mean(axis=0)
+    norm = float(np.linalg.norm(g))
+    tilt = float(np.degrees(np.arccos(np.clip(g[2] / norm, -1.0, 1.0)))) if norm > 0 else 180.0
+    if tilt > MAX_DECLARED_TILT_DEG:
+        raise InputError(where, f"axes declared as the body frame (z up), but gravity is "
+                         f"{tilt:.0f}° from +z (mean acceleration {np.round(g / G, 2).tolist()} "
+                         "g); leave --axes at auto to find the sensor's orientation")
 
 
 def result_from_stage(
@@ -536,6 +602,7 @@ def analyze(
     from imu_hip.io import read_mcap, read_recording, sniff_format, validate_recording
 
     name = str(source) if isinstance(source, str | Path) else ""
+    recording: Recording | None = None
     try:
         if isinstance(source, str | Path) and sniff_format(source) == "mcap":
             # Streams carry their own placement; check only the one analysed, so a broken shoe
@@ -554,25 +621,26 @@ def analyze(
             sensor = _choose_sensor(recording, placement)
             shoes = [s for s in recording.sensors if s.placement in ("left_foot", "right_foot")]
         elif isinstance(source, Recording):
+            recording = source
             sensor = _choose_sensor(source, placement)
             shoes = [s for s in source.sensors if s.placement in ("left_foot", "right_foot")]
         else:
             sensor = source
             shoes = []
+        from imu_hip.foot_pipeline import analyze_foot_result, with_shoes
+
         if sensor is None:  # shoes only, no placement asked for: both shoes together
-            from imu_hip.foot_pipeline import analyze_foot_result
-
-            return analyze_foot_result(shoes, source=name)
-        if sensor.placement in ("left_foot", "right_foot"):
-            from imu_hip.foot_pipeline import analyze_foot_result
-
-            return analyze_foot_result([sensor], source=name)
-        result = analyze_sensor(sensor, mass_kg=mass_kg, axes=axes, progress=progress,
-                                source=name)
-        if shoes:  # shoes in the same session: side and contact timing from them
-            from imu_hip.foot_pipeline import with_shoes
-
-            result = with_shoes(result, shoes, source=name)
+            result = analyze_foot_result(shoes, source=name)
+        elif sensor.placement in ("left_foot", "right_foot"):
+            result = analyze_foot_result([sensor], source=name)
+        else:
+            result = analyze_sensor(sensor, mass_kg=mass_kg, axes=axes, progress=progress,
+                                    source=name)
+            if shoes:  # shoes in the same session: side and contact timing from them
+                result = with_shoes(result, shoes, source=name)
+        if recording is not None and recording.metadata.get("truncated") == "true":
+            result.summary["recording_truncated"] = recording.metadata.get(
+                "truncated_detail", "cut off")
         return result
     except InputError as e:
         if not name or e.source == name:

@@ -63,6 +63,8 @@ def _bad_files(tmp: Path) -> dict[str, tuple[Path, str]]:
         "duplicate_time": (_csv(tmp / "dup.csv", HEADER, dup), "time"),
         "decreasing_time": (_csv(tmp / "dec.csv", HEADER, dec), "time"),
         "too_short": (_csv(tmp / "short.csv", HEADER, _good_rows(n=100)), "short"),
+        # readable, but shorter than three of the slowest steps: no step could be found
+        "too_short_for_steps": (_csv(tmp / "short3.csv", HEADER, _good_rows(n=300)), "4.5 s"),
         "low_rate": (_csv(tmp / "slow.csv", HEADER, _good_rows(rate=25.0)), "hz"),
         "wrong_unit": (_csv(tmp / "unit.csv", HEADER, _good_rows(g=9.81)), "m/s"),
         "corrupted_sample": (_csv(tmp / "spike.csv", HEADER, spike), "beyond any imu"),
@@ -88,6 +90,7 @@ CASES = sorted(
         "duplicate_time",
         "decreasing_time",
         "too_short",
+        "too_short_for_steps",
         "low_rate",
         "wrong_unit",
         "corrupted_sample",
@@ -236,3 +239,91 @@ def test_main_leaves_no_log_handler_behind(capsys):
     before = list(logging.getLogger("imu_hip").handlers)
     assert main(["analyze", "/nonexistent/run.csv"]) == 2
     assert logging.getLogger("imu_hip").handlers == before
+
+
+def test_outputs_are_written_even_when_the_reader_of_stdout_goes_away(tmp_path):
+    """`imu-hip analyze FILE --out DIR | head -1`: the pipe closes before the summary is
+    printed, and the files must still be there."""
+    out = tmp_path / "o"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "imu_hip.cli", "analyze", str(DATA), "--out", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # the reader is gone before the first line
+    _, err = proc.communicate(timeout=120)
+    assert b"Traceback" not in err
+    assert {p.name for p in out.iterdir()} == {"steps.csv", "summary.json"}
+
+
+def test_truncated_mcap_is_analysed_with_a_warning(tmp_path, capsys):
+    from imu_hip.io import write_mcap
+    from imu_hip.sim import RunnerParams, simulate
+
+    # long enough for more than one 1 MiB chunk: the cut keeps the first
+    sim = simulate(RunnerParams(phases=(("run", 240.0),), rate_hz=200.0), seed=2,
+                   placements=("sacrum",))
+    whole = tmp_path / "run.mcap"
+    write_mcap(sim.recording, whole)
+    data = whole.read_bytes()
+    cut = tmp_path / "cut.mcap"
+    cut.write_bytes(data[: int(0.9 * len(data))])
+    assert main(["analyze", str(cut), "--out", str(tmp_path / "o")]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("warning: ") and "cut off" in out
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert "cut off" in summary["recording_truncated"]
+    assert 0 < summary["step_count"]
+    assert main(["analyze", str(whole), "--out", str(tmp_path / "w")]) == 0
+    assert "warning" not in capsys.readouterr().out
+    assert "recording_truncated" not in json.loads((tmp_path / "w" / "summary.json").read_text())
+
+
+def test_analyze_never_writes_over_a_recording_or_through_a_link(tmp_path, capsys):
+    folder = tmp_path / "here"
+    folder.mkdir()
+    rec = folder / "steps.csv"  # a recording that happens to have an output's name
+    rec.write_bytes(DATA.read_bytes())
+    assert main(["analyze", str(rec), "--out", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert "not an output of imu-hip" in err and err.count("\n") == 1
+    assert rec.read_bytes() == DATA.read_bytes()
+    assert sorted(p.name for p in folder.iterdir()) == ["steps.csv"]  # nothing else written
+    victim = tmp_path / "victim.csv"
+    victim.write_text("keep me")
+    linked = tmp_path / "linked"
+    linked.mkdir()
+    (linked / "summary.json").symlink_to(victim)
+    assert main(["analyze", str(DATA), "--out", str(linked)]) == 2
+    assert "link" in capsys.readouterr().err and victim.read_text() == "keep me"
+
+
+def test_analyze_replaces_its_own_outputs_and_leaves_no_stale_table(tmp_path, capsys):
+    from imu_hip.pipeline import AnalysisResult
+    from imu_hip.steps import StepTable
+    from imu_hip.strides import StrideTable
+
+    out = tmp_path / "o"
+    assert main(["analyze", str(DATA), "--out", str(out)]) == 0
+    first = (out / "summary.json").read_text()
+    assert main(["analyze", str(DATA), "--out", str(out)]) == 0  # same outputs, replaced
+    assert (out / "summary.json").read_text() == first
+    shoes_only = AnalysisResult(StepTable(), {"stride_count": 0}, None, strides=StrideTable())
+    shoes_only.write(out)
+    assert sorted(p.name for p in out.iterdir()) == ["strides.csv", "summary.json"]
+    capsys.readouterr()
+
+
+def test_declared_body_axes_must_have_gravity_near_z(tmp_path, capsys):
+    rows = _good_rows(n=1000)
+    rows[:, [1, 3]] = rows[:, [3, 1]]  # gravity along x
+    path = _csv(tmp_path / "sideways.csv", HEADER, rows)
+    assert main(["analyze", str(path), "--axes", "body"]) == 2
+    err = capsys.readouterr().err
+    assert "sideways.csv" in err and "from +z" in err and err.count("\n") == 1
+    assert main(["analyze", str(path)]) == 0  # the automatic alignment copes
+
+
+def test_written_paths_are_escaped(tmp_path, capsys):
+    out = tmp_path / "evil\x1b[31mred"
+    assert main(["analyze", str(DATA), "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "\x1b" not in text and "\\x1b[31mred" in text

@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import pytest
 
 from imu_hip.metrics.summary import asymmetry_pct, drift_windows, format_summary, summarize
 from imu_hip.pipeline import _jsonable
@@ -86,3 +87,24 @@ def test_clock_rounds_into_the_next_minute():
 
     assert _clock(599.96) == "10:00.0"
     assert _clock(61.04) == "1:01.0"
+
+
+def test_metrics_describe_the_running_not_a_warm_up_walk():
+    """A long warm-up walk (110 steps/min) before a run (170 steps/min): the medians and sides
+    are the running's; a walk alone is summarised over its own steps."""
+    walk_n, run_n = 300, 200
+    step = np.concatenate((np.full(walk_n, 60 / 110), np.full(run_n, 60 / 170)))
+    t = np.concatenate(([0.0], np.cumsum(step)[:-1]))
+    gait = np.array(["walk"] * walk_n + ["run"] * run_n)
+    side = np.where(np.arange(walk_n + run_n) % 2 == 0, "left", "right")
+    cols = {"t_ic_s": t, "side": side, "gait": gait, "step_time_s": step,
+            "cadence_spm": 60 / step}
+    s = summarize(StepTable(cols))
+    assert s["metrics_over"] == "running steps"
+    assert s["metrics"]["cadence_spm"]["median"] == pytest.approx(170)
+    assert s["metrics"]["cadence_spm"]["q25"] == pytest.approx(170)  # no walking in the IQR
+    assert s["steps_walking"] == walk_n and s["steps_left"] == (walk_n + run_n) // 2
+    assert "the 200 running steps" in format_summary(s)
+    walk_only = summarize(StepTable({k: v[:walk_n] for k, v in cols.items()}))
+    assert walk_only["metrics_over"] == "all steps"
+    assert walk_only["metrics"]["cadence_spm"]["median"] == pytest.approx(110)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from imu_hip.cli import ProgressBar, positive_float
 from imu_hip.model import PLACEMENTS
+from imu_hip.text import terminal_safe
 
 ORDER = 10
 
@@ -39,9 +40,12 @@ def format_result(result) -> str:
     from imu_hip.metrics.foot import format_stride_summary
     from imu_hip.metrics.summary import format_summary
 
+    cut = result.summary.get("recording_truncated")
+    note = (f"warning: {terminal_safe(cut, 300)}; everything saved before that was analysed\n\n"
+            if cut else "")
     if "stride_count" in result.summary:  # shoes only: the summary is the strides' own
-        return format_stride_summary(result.summary)
-    text = format_summary(result.summary)
+        return note + format_stride_summary(result.summary)
+    text = note + format_summary(result.summary)
     shoes = result.summary.get("shoes")
     if isinstance(shoes, dict) and "metrics" in shoes:
         text += "\n\nshoes:\n" + format_stride_summary(shoes)
@@ -61,8 +65,8 @@ def run(args: argparse.Namespace) -> int:
         progress=progress,
         axes=args.axes,
     )
+    paths = result.write(args.out) if args.out else []  # before printing: stdout may close
     print(format_result(result))
-    if args.out:
-        paths = result.write(args.out)
-        print("wrote " + ", ".join(str(p) for p in paths))
+    if paths:
+        print("wrote " + ", ".join(terminal_safe(p) for p in paths))
     return 0

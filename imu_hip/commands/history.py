@@ -134,6 +134,7 @@ def run_report(args: argparse.Namespace) -> int:
     from imu_hip.history import load_warnings
     from imu_hip.report.page import write_html
     from imu_hip.report.trends import history_report_html
+    from imu_hip.text import terminal_safe
 
     out = Path(args.out)
     check_output_file(out)
@@ -141,7 +142,7 @@ def run_report(args: argparse.Namespace) -> int:
     runs = history.runs()
     write_html(str(out), history_report_html(runs, load_warnings(runs, args.tz), args.tz,
                                              str(history.path)))
-    print(f"wrote {out} ({len(runs)} runs)")
+    print(f"wrote {terminal_safe(out)} ({len(runs)} run{'' if len(runs) == 1 else 's'})")
     return 0
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from imu_hip.cli import ProgressBar, positive_float
 from imu_hip.model import PLACEMENTS, ImuHipError
+from imu_hip.text import terminal_safe
 
 ORDER = 20
 
@@ -84,5 +85,5 @@ def run(args: argparse.Namespace) -> int:
             if len(results) > 1:
                 where = where / str(r.summary.get("placement", "stream"))
             written += r.write(where)
-    print("wrote " + ", ".join(str(p) for p in written))
+    print("wrote " + ", ".join(terminal_safe(p) for p in written))
     return 0

@@ -84,6 +84,9 @@ HUMP_LOWPASS_HZ = 5.0
 #: Shortest and longest step time accepted as gait (s): 270 to 40 steps/min.
 MIN_STEP_S = 0.22
 MAX_STEP_S = 1.5
+#: Shortest gap-free stretch (s) in which steps are looked for: three of the slowest steps (a
+#: hump, the steps on either side of it, and room for the periodicity test).
+MIN_SEGMENT_S = 3 * MAX_STEP_S
 #: Smallest hump prominence that can be a step (g): postural sway while standing is ~0.01 g,
 #: the slowest walking ~0.1-0.2 g.
 MIN_HUMP_G = 0.08
@@ -178,7 +181,7 @@ def detect_sacral_events(
     m/s², gravity included) of one gap-free, uniformly sampled segment; the y column may be all
     zeros (biaxial sensor). ``gyr_body_rads``: (n, 3) angular rate in the same frame (rad/s), or
     None. ``rate_hz``: sampling rate (>= 50 Hz). Positions are float sample indices into the
-    input. Segments shorter than three longest steps (4.5 s) or with non-finite accelerations
+    input. Segments shorter than :data:`MIN_SEGMENT_S` (4.5 s) or with non-finite accelerations
     give no events; a non-finite angular rate is ignored. Raises :class:`ImuHipError` for arrays
     of the wrong shape.
     """
@@ -189,7 +192,7 @@ def detect_sacral_events(
                           f"of the same shape, got {acc.shape} and "
                           f"{None if gyr is None else gyr.shape}")
     n = acc.shape[0]
-    if n < int(3 * MAX_STEP_S * rate_hz) or not np.all(np.isfinite(acc)):
+    if n < int(MIN_SEGMENT_S * rate_hz) or not np.all(np.isfinite(acc)):
         return _empty()
     if gyr is not None and not np.all(np.isfinite(gyr)):
         gyr = None

@@ -77,13 +77,15 @@ def summarize(
     step_time = steps["step_time_s"]
     running = gait == "run"
     walking = gait == "walk"
-    side = steps["side"]
-    # Fatigue drift looks at running steps when there are any, else at all steps.
-    drift_rows = running if running.sum() >= 2 * MIN_STEPS_PER_SIDE else np.ones(len(steps), bool)
-    first, last = drift_windows(steps["step_time_s"][drift_rows])
+    # The metrics describe the running when there is some (a warm-up walk must not pull the
+    # cadence or the contact time towards walking values), else all the steps.
+    use_running = bool(running.sum() >= 2 * MIN_STEPS_PER_SIDE)
+    rows = running if use_running else np.ones(len(steps), bool)
+    side = steps["side"][rows]
+    first, last = drift_windows(steps["step_time_s"][rows])
     metrics: dict[str, Any] = {}
     for name in SUMMARY_METRICS:
-        x = steps[name]
+        x = steps[name][rows]
         if name in unavailable:
             continue
         if not np.isfinite(x).any():
@@ -103,8 +105,7 @@ def summarize(
             if (ok & (side == "right")).sum() >= MIN_STEPS_PER_SIDE
             else np.nan
         )
-        xd = x[drift_rows]
-        start, end = finite_median(xd[first]), finite_median(xd[last])
+        start, end = finite_median(x[first]), finite_median(x[last])
         entry = {
             "median": finite_median(x),
             "q25": q25,
@@ -128,8 +129,9 @@ def summarize(
         "steps_walking": int(walking.sum()),
         "time_running_s": float(step_time[running & finite_step].sum()),
         "time_walking_s": float(step_time[walking & finite_step].sum()),
-        "steps_left": int((side == "left").sum()),
-        "steps_right": int((side == "right").sum()),
+        "steps_left": int((steps["side"] == "left").sum()),
+        "steps_right": int((steps["side"] == "right").sum()),
+        "metrics_over": "running steps" if use_running else "all steps",
         "metrics": metrics,
         "unavailable": unavailable,
     }
@@ -197,6 +199,9 @@ def format_summary(summary: dict[str, Any]) -> str:
         )
         if al.get("clipped"):
             lines.append(f"vertical channel clipped: {al['clipped']}")
+    if summary.get("metrics_over") == "running steps" and summary.get("steps_walking"):
+        lines.append(f"metrics below: the {summary['steps_running']} running steps (the "
+                     f"{summary['steps_walking']} walking steps are counted above only)")
     lines.append("")
     header = f"{'metric':<26}{'median':>9}{'IQR':>17}{'left':>9}{'right':>9}{'asym %':>8}"
     header += f"{'first 10%':>11}{'last 10%':>10}"
