@@ -569,3 +569,95 @@ def test_written_metadata_with_control_characters_reads_back(tmp_path):
     assert back.metadata["note"] == "line one line two\\x1b[2J"
     assert back.metadata["runner"] == "Läufer\u00a0👍"
     np.testing.assert_array_equal(back.acc_mps2, acc)
+
+
+# --- a file cut inside its last cell, and clearer wording ----------------------------------
+
+
+def repr_rows(n: int, rate_hz: float = 100.0) -> list[str]:
+    """Rows written as shortest repr (lengths vary, like write_csv): full-precision noise."""
+    rng = np.random.default_rng(7)
+    acc = rng.normal(0.0, 0.3, (n, 3)) + [0.0, 0.0, G]
+    return [f"{i / rate_hz!r},{a!r},{b!r},{c!r}" for i, (a, b, c) in enumerate(acc.tolist())]
+
+
+def test_cut_last_cell_that_still_parses_is_left_out_and_noted(tmp_path: Path) -> None:
+    rows = repr_rows(400)
+    full = read_recording(write_text(tmp_path / "full.csv", HEADER + "\n" + "\n".join(rows) + "\n"))
+    text = HEADER + "\n" + "\n".join(rows)
+    cut = text[: text.rfind(".") + 4]  # e.g. 9.8066512345 -> 9.806: still a number
+    rec = read_recording(write_text(tmp_path / "cut.csv", cut))
+    s, f = rec.sensors[0], full.sensors[0]
+    assert len(s) == len(f) - 1  # the possibly cut sample is not read as data
+    assert np.array_equal(s.acc_mps2, f.acc_mps2[:-1]) and np.array_equal(s.t_s, f.t_s[:-1])
+    assert rec.metadata["truncated"] == "true"
+    assert "line 401" in rec.metadata["truncated_detail"]
+    assert "cut off" in rec.metadata["truncated_detail"]
+    assert "truncated" not in full.metadata  # a file ending with a line end is complete
+
+
+def test_cut_leaving_only_a_sign_says_cut_off(tmp_path: Path) -> None:
+    text = HEADER + "\n" + "\n".join(repr_rows(400)) + "\n4.0,0.01,-0.02,-"
+    problem = problem_of(write_text(tmp_path / "sign.csv", text))
+    assert "cut off" in problem and "line 402" in problem and "'-'" in problem
+    assert "not a number" not in problem
+
+
+def test_cut_in_a_fixed_format_column_is_refused_and_a_complete_one_kept(tmp_path: Path) -> None:
+    rows = [f"{i / 100:.4f},0.012345,-0.020000,{G + 0.001 * (i % 7):.6f}" for i in range(300)]
+    body = HEADER + "\n" + "\n".join(rows)
+    whole = read_recording(write_text(tmp_path / "fixed.csv", body))  # no final line end
+    assert len(whole.sensors[0]) == 300 and "truncated" not in whole.metadata
+    problem = problem_of(write_text(tmp_path / "fixed_cut.csv", body[:-2]))  # 9.80x -> 9.80
+    assert "cut off" in problem and "fewer digits" in problem and "line 301" in problem
+
+
+def test_nan_names_the_files_own_column(tmp_path: Path) -> None:
+    header = "time_s,acc_x_g,acc_y_g,acc_z_g,gyr_x_dps,gyr_y_dps,gyr_z_dps"
+    rows = [f"{i / 100!r},0.01,-0.02,1.0,0.5,-0.2,0.1" for i in range(300)]
+    rows[120] = "1.2,0.01,-0.02,1.0,inf,-0.2,0.1"
+    rows[200] = "2.0,0.01,-0.02,nan,0.5,-0.2,0.1"
+    path = write_text(tmp_path / "nan_g.csv", header + "\n" + "\n".join(rows) + "\n")
+    problem = problem_of(path)
+    assert "infinite value at line 122, column gyr_x_dps" in problem
+
+
+def test_empty_cell_is_called_an_empty_cell(tmp_path: Path) -> None:
+    rows = still_rows(300).splitlines()
+    rows[30] = "0.3,0.01,,9.8"
+    problem = problem_of(write_text(tmp_path / "hole.csv", HEADER + "\n" + "\n".join(rows) + "\n"))
+    assert "line 32, column acc_y_mps2: empty cell" in problem and "(empty)" not in problem
+
+
+def test_row_with_one_value_is_singular(tmp_path: Path) -> None:
+    rows = still_rows(300).splitlines()
+    rows[30] = "0.3"
+    problem = problem_of(write_text(tmp_path / "one.csv", HEADER + "\n" + "\n".join(rows) + "\n"))
+    assert "line 32 has 1 value, expected 4" in problem
+
+
+def test_comment_line_inside_the_data_is_named_as_such(tmp_path: Path) -> None:
+    rows = still_rows(300).splitlines()
+    rows.insert(150, "# pause: runner stopped")
+    problem = problem_of(write_text(tmp_path / "mid.csv", HEADER + "\n" + "\n".join(rows) + "\n"))
+    assert "line 152 is a comment/metadata line inside the data" in problem
+    assert "values" not in problem
+
+
+def test_repeated_header_inside_the_data_is_named_as_such(tmp_path: Path) -> None:
+    rows = still_rows(300).splitlines()
+    rows.insert(150, HEADER)
+    problem = problem_of(write_text(tmp_path / "join.csv", HEADER + "\n" + "\n".join(rows) + "\n"))
+    assert "line 152 repeats the header row" in problem
+
+
+@pytest.mark.parametrize(("sep", "word"), [(";", "semicolons"), ("\t", "tabs")])
+def test_semicolon_or_tab_separated_file_says_comma_separated(
+    tmp_path: Path, sep: str, word: str
+) -> None:
+    text = (HEADER + "\n" + still_rows(300)).replace(",", sep)
+    if sep == ";":
+        text = text.replace(".", ",")  # as a European spreadsheet writes it
+    problem = problem_of(write_text(tmp_path / "semi.csv", text))
+    assert word in problem and "comma-separated" in problem
+    assert len(problem) < 200 and "missing" not in problem

@@ -29,11 +29,17 @@ A UTF-8 text file with one header row and one row per sample, comma-separated::
 
   Any other column is an error (so a misspelt unit is never guessed).
 - **Numbers**: decimal, ``.`` as the decimal point, optional exponent (``1.5e-3``). No quotes, no
-  thousands separators, no empty cells, no blank lines between rows. Line ends ``\\n`` or
-  ``\\r\\n``; a UTF-8 byte-order mark is ignored.
+  thousands separators, no empty cells, no blank lines or ``#`` lines between rows, commas
+  only (not ``;`` or tabs). Line ends ``\\n`` or ``\\r\\n``; a UTF-8 byte-order mark is
+  ignored.
+- **The last row** should end with a line end (:func:`write_csv` always writes one). A file
+  cut off mid-write is refused when that shows (a short row, a dangling ``-`` or ``e``, fewer
+  digits than the column's fixed format); a last row without a line end that cannot be told
+  from a cut one is left out, and ``Recording.metadata["truncated_detail"]`` says so.
 - **To be analysed** (checked by ``read_recording``): at least 2 s of data, at least 50 Hz, the
   stated ``rate_hz`` within 10 % of the timestamps, and a median acceleration magnitude between
-  0.3 and 3 g (so a unit mix-up is caught).
+  0.3 and 3 g and, while the body moves, an angular rate of a plausible size (so a unit mix-up
+  is caught).
 
 The axes are the sensor's own; imu-hip finds the sensor-to-body rotation itself. Files written by
 :func:`write_csv` round-trip exactly (shortest repr of every float64).
@@ -120,8 +126,11 @@ def read_csv_with_layout(path: str | Path, placement: str | None = None,
     first_data_line = header_line + 1
     if end <= body_start:
         raise InputError(source, "no data rows after the header")
-    _check_last_line(raw, body_start, end, len(columns), first_data_line, source)
+    end, cut_note = _check_last_line(raw, body_start, end, columns, first_data_line, source)
+    if end <= body_start:
+        raise InputError(source, "no complete data rows after the header (" + cut_note + ")")
     values = _parse_body(raw, body_start, end, columns, first_data_line, source)  # (ncols, n)
+    _check_finite(values, columns, first_data_line, source)
 
     index = {name: i for i, name in enumerate(columns)}
     t_s = np.array(values[index[TIME_COLUMN]])  # a copy: do not keep the whole table alive
@@ -148,7 +157,8 @@ def read_csv_with_layout(path: str | Path, placement: str | None = None,
     rate_hz = _nominal_rate(metadata, t_s, source)
     sensor = SensorRecording(sensor_id=sid, placement=where, rate_hz=rate_hz, t_s=t_s,
                              acc_mps2=acc, gyr_rads=gyr, metadata=metadata)
-    return Recording(sensors=[sensor]), first_data_line
+    rec_meta = {"truncated": "true", "truncated_detail": cut_note} if cut_note else {}
+    return Recording(sensors=[sensor], metadata=rec_meta), first_data_line
 
 
 def write_csv(sensor: SensorRecording, path: str | Path, units: str = "mps2",
@@ -251,6 +261,13 @@ def _parse_header(header: str, source: str) -> list[str]:
         raise InputError(source, "the header row is over 4096 characters long; expected columns "
                          f"{_EXPECTED}")
     columns = [c.strip().strip('"').strip().lower() for c in header.split(",")]
+    for sep, what in ((";", "semicolons (';')"), ("\t", "tabs"), (" ", "spaces")):
+        parts = [c for c in header.replace(",", sep).split(sep) if c.strip()]
+        if any(sep in c for c in columns) and TIME_COLUMN in [
+                c.strip().strip('"').strip().lower() for c in parts]:
+            raise InputError(source, f"the header row is separated by {what}; imu-hip reads "
+                             "comma-separated files: save it with ',' between values and '.' as "
+                             "the decimal point")
     seen: set[str] = set()
     dupes = [c for c in columns if c in seen or seen.add(c)]
     if dupes:
@@ -286,18 +303,122 @@ def _clip(text: str, limit: int = 200) -> str:
     return text if len(text) <= limit else text[:limit] + "..."
 
 
-def _check_last_line(raw: bytes, start: int, end: int, ncols: int, first_data_line: int,
-                     source: str) -> None:
-    """A last row with fewer cells than the header means the file was cut off mid-write."""
+def _check_last_line(raw: bytes, start: int, end: int, columns: list[str], first_data_line: int,
+                     source: str) -> tuple[int, str]:
+    """Decide whether the last data row was cut off mid-write; return the end of the rows to
+    read and a note ("" if nothing was left out).
+
+    A writer that is stopped mid-row leaves a last line without a line end whose last cell is
+    a prefix of the intended number (``-6.1372`` cut to ``-6.137`` or ``-``). The rule, which
+    never reads a cut number as data and never refuses a file that could be complete:
+
+    - fewer cells than the header, a trailing comma, or (without a line end) a last cell that
+      is not a complete number: the file was cut; :class:`InputError` saying so;
+    - a last line that ends with a line end is complete (every writer ends rows with one; a
+      cut exactly after it loses nothing);
+    - without a line end, if the previous rows write the last column with a fixed format (the
+      same number of decimals and exponent digits in every row, as printf-style loggers do):
+      a last cell in that format is complete and kept; one with fewer digits was cut
+      (:class:`InputError`);
+    - otherwise (shortest-repr numbers, whose length varies) the last cell cannot be told from
+      a cut one: the row is left out and the returned note says so (it reaches the recording's
+      ``metadata["truncated_detail"]``, which the analysis summary shows). One sample at the
+      end of a recording changes no step.
+    """
+    ncols = len(columns)
     last_start = max(raw.rfind(b"\n", start, end) + 1, start)
     last = raw[last_start:end]
+    line_no = first_data_line + raw.count(b"\n", start, last_start)
     cells = last.count(b",") + 1
     if cells < ncols or last.endswith(b","):
-        line_no = first_data_line + raw.count(b"\n", start, last_start)
         have = cells - 1 if last.endswith(b",") else cells
         raise InputError(source, f"truncated: the last line (line {line_no}) has {have} of "
-                         f"{ncols} values, so the file was cut off mid-write; delete that line "
-                         "to use the rest")
+                         f"{ncols} values, so the file looks cut off mid-write; delete that "
+                         "line to use the rest")
+    if raw.find(b"\n", end) >= 0 or cells != ncols:
+        return end, ""  # ended by a line end (or too many cells: the parser reports that)
+    cell = last.rsplit(b",", 1)[-1].strip().decode("utf-8", errors="replace")
+    name = columns[-1]
+    if not _NUMBER.fullmatch(cell) or cell.lower().lstrip("+-") in ("nan", "inf", "infinity"):
+        if not _NUMBER.fullmatch(cell) and _NUMBER.fullmatch(cell + "0"):
+            raise InputError(source, f"truncated: the last line (line {line_no}) ends in "
+                             f"{_clip(cell, 30)!r} (column {name}) without a line end, so the "
+                             "file looks cut off mid-write; delete that line to use the rest")
+        return end, ""  # not a number at all: the parser reports the cell
+    shape = _number_shape(cell)
+    shapes = _column_shapes(raw, start, last_start)
+    # a fixed format ending in digits a cut would shorten (decimals or an exponent)
+    if shapes and (shapes[0][1] or shapes[0][2]) and all(x == shapes[0] for x in shapes):
+        if shape == shapes[0]:
+            return end, ""
+        if _shorter(shape, shapes[0]):
+            raise InputError(source, f"truncated: the last value {_clip(cell, 30)!r} (line "
+                             f"{line_no}, column {name}) has fewer digits than the rest of the "
+                             "column and no line end, so the file looks cut off mid-write; "
+                             "delete that line to use the rest")
+    new_end = last_start
+    while new_end > start and raw[new_end - 1] in _WHITESPACE:
+        new_end -= 1
+    return new_end, (f"the last line (line {line_no}) has no line end, so the file may have "
+                     "been cut off mid-write; that line was left out")
+
+
+#: How many rows before the last one are looked at to tell the last column's number format.
+_SHAPE_ROWS = 200
+
+
+def _number_shape(cell: str) -> tuple[bool, int, bool, int]:
+    """(has a point, digits after it, has an exponent, exponent digits) of a number cell."""
+    mantissa, e, exponent = cell.strip().lower().partition("e")
+    _, point, frac = mantissa.partition(".")
+    return (bool(point), len(frac), bool(e), len(exponent.lstrip("+-")))
+
+
+def _shorter(shape: tuple[bool, int, bool, int], full: tuple[bool, int, bool, int]) -> bool:
+    """Could ``shape`` be a number of format ``full`` with characters cut from its end?"""
+    if full[2]:  # exponent format: the cut is in the exponent, or the exponent is gone
+        return (not shape[2] and shape[1] <= full[1]) or (shape[2] and shape[3] < full[3]
+                                                           and shape[:2] == full[:2])
+    return shape[1] < full[1] and not shape[2]
+
+
+def _column_shapes(raw: bytes, start: int, last_start: int) -> list[tuple[bool, int, bool, int]]:
+    """Number shapes of the last cell of up to :data:`_SHAPE_ROWS` rows before ``last_start``."""
+    lo = last_start - 1
+    for _ in range(_SHAPE_ROWS):
+        if lo <= start:
+            break
+        lo = raw.rfind(b"\n", start, lo)
+        if lo < 0:
+            lo = start
+            break
+    lo = max(lo, start)
+    shapes = []
+    for line in raw[lo:last_start].split(b"\n"):
+        line = line.strip()
+        if not line or line.startswith(b"#"):
+            continue
+        cell = line.rsplit(b",", 1)[-1].decode("utf-8", errors="replace").strip()
+        if _NUMBER.fullmatch(cell):
+            shapes.append(_number_shape(cell))
+    return shapes
+
+
+def _check_finite(values: np.ndarray, columns: list[str], first_data_line: int,
+                  source: str) -> None:
+    """:class:`InputError` naming the line and header column of the first NaN or inf cell."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        if math.isfinite(float(np.sum(values))):
+            return
+    bad = ~np.isfinite(values)  # (ncols, nrows)
+    rows = np.flatnonzero(bad.any(axis=0))
+    if not rows.size:
+        return  # only an overflow of the sum: every value is finite
+    i = int(rows[0])
+    j = int(np.flatnonzero(bad[:, i])[0])
+    what = "NaN" if math.isnan(values[j, i]) else "infinite"
+    raise InputError(source, f"{what} value at line {first_data_line + i}, column {columns[j]}; "
+                     "every cell must be a number")
 
 
 def _parse_body(raw: bytes, start: int, end: int, columns: list[str], first_data_line: int,
@@ -435,13 +556,20 @@ def _first_bad_cell(body: bytes, columns: list[str], first_data_line: int) -> st
         line = line_b.decode("utf-8", errors="replace").strip()
         if not line:
             return f"line {line_no} is empty (blank lines are allowed only at the end)"
+        if line.startswith("#"):
+            return (f"line {line_no} is a comment/metadata line inside the data "
+                    f"({_clip(line, 30)!r}); '#' lines are allowed only before the header")
         cells = line.split(",")
+        if [c.strip().strip('"').strip().lower() for c in cells] == columns:
+            return f"line {line_no} repeats the header row (two files joined?)"
         if len(cells) != ncols:
-            return f"line {line_no} has {len(cells)} values, expected {ncols} (one per column)"
+            return (f"line {line_no} has {len(cells)} value{'' if len(cells) == 1 else 's'}, "
+                    f"expected {ncols} (one per column)")
         for name, cell in zip(columns, cells, strict=True):
+            if not cell.strip():
+                return f"line {line_no}, column {name}: empty cell; every cell must be a number"
             if not _NUMBER.fullmatch(cell):
-                shown = _clip(cell.strip(), 30) or "(empty)"
-                return f"line {line_no}, column {name}: {shown!r} is not a number"
+                return f"line {line_no}, column {name}: {_clip(cell.strip(), 30)!r} is not a number"
     return None
 
 

@@ -13,7 +13,18 @@ Thresholds (physics, not fitted to any file):
   stretch of standing, walking or running (the body does not accelerate on average, so the mean
   vector is gravity); the median of the magnitude stays near it: 0.98 g in lower-back walking
   data, 1.0-1.7 g in sacral and shoe running data, and the trunk sensor's aerial phase (0 g)
-  never covers half of the time. A factor of 9.81 or 1000 off is a unit mistake.
+  never covers half of the time. A factor of 9.81 or 1000 off is a unit mistake;
+- an angular rate in its stated unit (:func:`_gyro_unit_problem`). A factor of 57.3 (rad/s vs
+  deg/s) shows while the body moves: in 1 s windows where the acceleration magnitude varies
+  by at least :data:`MOVING_SD_G` (0.1 g; standing varies by about 0.01 g, walking 0.13-0.3 g
+  at the lower back, running and shoes 0.8-3 g), the pelvis and the feet turn. Measured, the
+  95th percentile of |angular rate| in those windows is 31-130 deg/s at the lower back
+  (walking, 9 trials), 420-520 deg/s on jogging shoes and 440-480 deg/s on walking feet; per g
+  of that acceleration variation (the "turn ratio") 180-980 deg/s per g. The simulator spans
+  57-1180 deg/s per g (its slowest walk with a 1.5-3 deg pelvis: 11 deg/s, 57 deg/s per g).
+  rad/s stored as deg/s divides both by 57.3 (at most about 16 deg/s and 21 deg/s per g);
+  deg/s stored as rad/s multiplies them by 57.3. Recordings with under 3 s of such movement
+  (standing) are not judged: a still body's gyroscope reads near zero in either unit.
 """
 
 from __future__ import annotations
@@ -34,6 +45,21 @@ ACC_MEDIAN_RANGE_G = (0.3, 3.0)
 #: such a value is a corrupted sample, which would otherwise silently delete steps.
 MAX_ACC_G = 400.0
 MAX_GYR_RADS = 100.0
+#: Acceleration-magnitude SD (g) over a 1 s window from which the body counts as moving.
+MOVING_SD_G = 0.1
+#: Seconds of movement needed before the angular-rate unit is judged.
+MIN_MOVING_S = 3
+#: rad/s stored as deg/s: while moving, the 95th percentile of |angular rate| is under
+#: GYR_SLOW_DPS and under GYR_SLOW_DPS_PER_G per g of acceleration SD (both must hold; the
+#: smallest legitimate values seen are 8.5 deg/s and 57 deg/s per g, mix-ups at most 16 and 21).
+GYR_SLOW_DPS = 20.0
+GYR_SLOW_DPS_PER_G = 30.0
+#: deg/s stored as rad/s: the 95th percentile while moving is above GYR_FAST_RADS (2290 deg/s;
+#: wearable gyroscopes measure at most 2000-4000 deg/s, and no pelvis or foot turns that fast
+#: for 5 % of its movement) or above GYR_FAST_DPS_PER_G per g of acceleration SD (legitimate at
+#: most 1180 deg/s per g; mix-ups from 3250).
+GYR_FAST_RADS = 40.0
+GYR_FAST_DPS_PER_G = 3000.0
 
 
 def open_input(path: str | Path) -> IO[bytes]:
@@ -130,6 +156,10 @@ def _sensor_problem(s: SensorRecording, lines: int | None) -> str | None:
         i = int(np.flatnonzero(sq_g2 > MAX_ACC_G**2)[0])
         return (f"acceleration of {math.sqrt(sq_g2[i]):.4g} g at {_where(i, lines)} is beyond "
                 f"any IMU's range (at most {MAX_ACC_G:g} g): a corrupted sample")
+    if s.gyr_rads is not None:
+        problem = _gyro_unit_problem(s.acc_mps2, s.gyr_rads, measured_hz)
+        if problem:
+            return problem
     if s.gyr_rads is not None and max(float(s.gyr_rads.max()),
                                       -float(s.gyr_rads.min())) > MAX_GYR_RADS:
         wild = np.flatnonzero(np.abs(s.gyr_rads).max(axis=1) > MAX_GYR_RADS)
@@ -143,9 +173,10 @@ def _sensor_problem(s: SensorRecording, lines: int | None) -> str | None:
 
 def _first_non_finite(s: SensorRecording, lines: int | None) -> str:
     """Where the first NaN/inf is (earliest sample; first column on ties)."""
-    columns = [("time_s", s.t_s)] + [(f"acc_{a}", s.acc_mps2[:, k]) for k, a in enumerate("xyz")]
+    columns = [("time_s", s.t_s)] + [(f"acc_{a}_mps2", s.acc_mps2[:, k])
+                                     for k, a in enumerate("xyz")]
     if s.gyr_rads is not None:
-        columns += [(f"gyr_{a}", s.gyr_rads[:, k]) for k, a in enumerate("xyz")]
+        columns += [(f"gyr_{a}_rads", s.gyr_rads[:, k]) for k, a in enumerate("xyz")]
     found = []
     for name, col in columns:
         bad = np.flatnonzero(~np.isfinite(col))
@@ -154,6 +185,47 @@ def _first_non_finite(s: SensorRecording, lines: int | None) -> str:
     i, name, value = min(found, key=lambda f: f[0])
     what = "NaN" if math.isnan(value) else "infinite"
     return f"{what} value at {_where(i, lines)}, column {name}; every cell must be a number"
+
+
+def _gyro_unit_problem(acc_mps2: np.ndarray, gyr_rads: np.ndarray, rate_hz: float) -> str | None:
+    """Whether the angular rate is 57.3 times off (deg/s vs rad/s); see the module docstring.
+
+    Only 1 s windows where the acceleration magnitude varies by :data:`MOVING_SD_G` or more
+    count; with fewer than :data:`MIN_MOVING_S` of them (standing, a short still file) nothing
+    is judged.
+    """
+    w = max(int(round(rate_hz)), 1)
+    nwin = acc_mps2.shape[0] // w
+    if nwin < MIN_MOVING_S:
+        return None
+    mag_g = np.sqrt(np.einsum("ij,ij->i", acc_mps2[: nwin * w], acc_mps2[: nwin * w])) / G
+    sd_g = mag_g.reshape(nwin, w).std(axis=1)
+    moving = sd_g >= MOVING_SD_G
+    if int(moving.sum()) < MIN_MOVING_S:
+        return None
+    gyr = gyr_rads[: nwin * w].reshape(nwin, w, 3)[moving].reshape(-1, 3)
+    rate = np.sqrt(np.einsum("ij,ij->i", gyr, gyr))
+    p95_rads = float(np.percentile(rate, 95))
+    p95_dps = math.degrees(p95_rads)
+    acc_sd = float(np.median(sd_g[moving]))
+    ratio = p95_dps / acc_sd
+    moving_s = f"({int(moving.sum())} s varying by a median {acc_sd:.2g} g)"
+    if p95_dps < GYR_SLOW_DPS and ratio < GYR_SLOW_DPS_PER_G:
+        if float(np.ptp(gyr_rads, axis=0).max()) == 0.0:
+            return ("the angular rate is constant throughout while the acceleration shows "
+                    "movement: the gyroscope did not record; leave the gyr_* columns out")
+        return ("angular rate is in the wrong unit: while the acceleration shows movement "
+                f"{moving_s}, 95 % of |angular rate| stays under {p95_dps:.3g} deg/s, where a "
+                "pelvis or foot turns at tens to hundreds of deg/s; it looks like rad/s written "
+                "under _dps columns (values in rad/s stored as deg/s); rename the columns "
+                "gyr_*_rads")
+    if p95_rads > GYR_FAST_RADS or ratio > GYR_FAST_DPS_PER_G:
+        return ("angular rate is in the wrong unit: while the acceleration shows movement "
+                f"{moving_s}, |angular rate| exceeds {p95_rads:.3g} rad/s ({p95_dps:.4g} "
+                "deg/s) 5 % of the time, far faster than a pelvis or foot turns; it looks like "
+                "deg/s written under _rads columns (values in deg/s stored as rad/s); rename "
+                "the columns gyr_*_dps")
+    return None
 
 
 def _unit_guess(median_g: float) -> str:
