@@ -661,3 +661,10 @@ def test_semicolon_or_tab_separated_file_says_comma_separated(
     problem = problem_of(write_text(tmp_path / "semi.csv", text))
     assert word in problem and "comma-separated" in problem
     assert len(problem) < 200 and "missing" not in problem
+
+
+def test_comment_after_the_data_is_not_called_truncated(tmp_path: Path) -> None:
+    text = HEADER + "\n" + still_rows(300) + "# end of recording"
+    problem = problem_of(write_text(tmp_path / "footer.csv", text))
+    assert "line 302 is a comment/metadata line inside the data" in problem
+    assert "truncated" not in problem

@@ -94,7 +94,8 @@ def read_csv(path: str | Path, placement: str | None = None,
 
     ``placement`` / ``sensor_id`` override the file's ``# placement:`` / ``# sensor_id:`` lines
     (defaults: ``sacrum`` and the file name). Units are converted to SI (m/s², rad/s).
-    Raises :class:`InputError` naming the file for anything that cannot be parsed; content checks
+    Raises :class:`InputError` naming the file for anything that cannot be parsed (including
+    NaN or infinite cells, named by line and header column); content checks
     (timestamps, rate, units, length) are done by :func:`imu_hip.io.validate_recording`, which
     :func:`imu_hip.io.read_recording` runs for you.
     """
@@ -329,6 +330,8 @@ def _check_last_line(raw: bytes, start: int, end: int, columns: list[str], first
     last_start = max(raw.rfind(b"\n", start, end) + 1, start)
     last = raw[last_start:end]
     line_no = first_data_line + raw.count(b"\n", start, last_start)
+    if last.lstrip().startswith(b"#"):
+        return end, ""  # a comment after the data: the parser names it
     cells = last.count(b",") + 1
     if cells < ncols or last.endswith(b","):
         have = cells - 1 if last.endswith(b",") else cells
