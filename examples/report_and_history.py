@@ -13,6 +13,7 @@ from pathlib import Path
 
 import imu_hip
 from imu_hip.history import History, file_fingerprint, load_warnings, record_from_run
+from imu_hip.model import ImuHipError
 from imu_hip.report import load_run, run_report_html
 
 
@@ -35,7 +36,10 @@ def main() -> None:
     print(f"wrote {args.out}")
 
     history = History(args.db)
-    history.add(record_from_run(run, file_fingerprint(path)))
+    try:
+        history.add(record_from_run(run, file_fingerprint(path)))
+    except ImuHipError as e:  # e.g. the same recording added on an earlier run of this script
+        print(f"not added: {e}")
     runs = history.runs()
     for warning in load_warnings(runs):
         print("warning:", warning.message)

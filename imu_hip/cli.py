@@ -74,6 +74,10 @@ def build_parser() -> argparse.ArgumentParser:
     ]
     for module in sorted(modules, key=lambda m: (m.ORDER, m.__name__)):
         module.add_parser(sub)
+    for action in sub._choices_actions:  # `imu-hip CMD --help` opens with its one-line help
+        command = sub.choices[action.dest]
+        if not command.description:
+            command.description = action.help[:1].upper() + action.help[1:] + "."
     return parser
 
 

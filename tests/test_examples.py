@@ -25,3 +25,7 @@ def test_report_and_history_example(tmp_path):
     assert p.returncode == 0, p.stderr
     assert "<svg" in (tmp_path / "r.html").read_text(encoding="utf-8")
     assert "1 runs in h.sqlite" in p.stdout
+    again = _run([str(EXAMPLES / "report_and_history.py"), "--out", "r.html", "--db",
+                  "h.sqlite"], tmp_path)  # the same simulated run again: said, not a crash
+    assert again.returncode == 0, again.stderr
+    assert "already in the history" in again.stdout and "1 runs in h.sqlite" in again.stdout

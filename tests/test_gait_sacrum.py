@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from scipy.signal import butter, sosfiltfilt
 
 from imu_hip.gait import sacrum
-from imu_hip.gait.sacrum import SacralEvents, detect_sacral_events
+from imu_hip.gait.sacrum import FLIGHT_G, SacralEvents, detect_sacral_events
 from imu_hip.metrics.grf import active_peak_g, loading_rate_bw_s, vgrf_peak_bw
 from imu_hip.model import G, ImuHipError
 from imu_hip.validation import match_events
@@ -115,6 +115,35 @@ def test_running_contacts_found_with_accurate_ic_and_to(rate):
     assert np.nanmean(np.abs(to_err_ms)) < 15.0
     assert np.all(ev.gait == "run")
     assert np.all(ev.bout == 0)
+
+
+def test_running_at_the_lowest_accepted_rate():
+    """50 Hz (the lowest rate a file may have): every contact, no extra one, initial contact
+    within half a sample on average."""
+    rate = 50.0
+    acc, _, truth = running(rate=rate, noise_g=0.05)
+    ev = detect_sacral_events(acc, None, rate)
+    i_e, i_r = _match(ev, truth["ic"], rate)
+    assert set(np.flatnonzero(_inner(truth["ic"], rate, acc.shape[0]))) <= set(i_r)
+    assert ev.ic.size == i_e.size
+    assert np.mean(np.abs(ev.ic[i_e] - truth["ic"][i_r])) / rate < 0.5 / rate
+    assert np.nanmean(np.abs(ev.to[i_e] - truth["to"][i_r])) / rate < 0.015
+
+
+@pytest.mark.parametrize("rate", [100.0, 200.0, 500.0])
+def test_running_toe_off_is_the_fall_through_the_flight_band(rate):
+    """The toe-off rule's definition, in both directions: where the force's half sine of
+    amplitude A (BW) falls through FLIGHT_G, tc asin(FLIGHT_G / A) / pi before its end (the
+    synthetic sacrum follows the force exactly, so this is not the force-plate toe-off)."""
+    step, tc = 60.0 / 170.0, 0.24
+    acc, _, truth = running(rate=rate, noise_g=0.05, cadence=170.0, tc=tc)
+    ev = detect_sacral_events(acc, None, rate)
+    i_e, i_r = _match(ev, truth["ic"], rate)
+    amp = 0.5 * np.pi * step / tc
+    to_def = truth["ic"] + rate * tc * (1.0 - np.arcsin(FLIGHT_G / amp) / np.pi)
+    err_ms = 1000 * (ev.to[i_e] - to_def[i_r]) / rate
+    assert abs(np.nanmean(err_ms)) < 1.5  # no bias either way
+    assert np.nanmax(np.abs(err_ms)) < 5.0
 
 
 @settings(max_examples=12, deadline=None)
@@ -480,7 +509,6 @@ def test_active_peak_tracks_force_not_impact():
 # --------------------------------------------------------------------------- real excerpt
 
 
-@pytest.mark.skipif(not (DATA / "trial_03_imu.csv").exists(), reason="excerpt not present")
 def test_real_trial_03_meets_running_targets():
     """Alcantara et al. 2022 trial 3 (Apache-2.0, see tests/data/.../ATTRIBUTION.md): biaxial
     sacral accelerometer vs force treadmill contacts."""
@@ -502,7 +530,8 @@ def test_real_trial_03_meets_running_targets():
     nxt = np.append(ic_s[1:], np.nan)
     st_est = (nxt - ic_s)[i_e]
     st_err = st_est - ref["step_time_to_next_s"][i_r]
-    # target 3 ms; this trial gives ~5.5 ms (contact-to-contact jitter of the trunk signal)
+    # Not issue 2's 3 ms target, which this trial misses (5.4 ms: its left/right initial-contact
+    # offset, see the README); a guard that the step time does not get worse than that.
     assert np.nanmean(np.abs(st_err)) <= 0.007
     cad_err = 60 / np.nanmean(st_est) - 60 / np.nanmean(ref["step_time_to_next_s"])
     assert abs(cad_err) <= 0.5

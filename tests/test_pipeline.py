@@ -158,3 +158,31 @@ def test_frame_length_does_not_change_the_steps_next_to_irregular_motion():
         np.testing.assert_allclose(short["t_ic_s"], long["t_ic_s"], rtol=0, atol=1e-9)
         np.testing.assert_allclose(short["contact_time_s"], long["contact_time_s"], rtol=0,
                                    atol=1e-9)
+
+
+def test_a_non_finite_live_sample_is_a_lost_sample_not_the_end_of_the_analysis():
+    """A device glitch (NaN in one sample) while streaming with a gyroscope: the sample is
+    dropped and counted like a lost one (a one-sample hole is bridged as timing jitter), and
+    the steps keep coming, next to it as without the glitch."""
+    from imu_hip.pipeline import SacralStage
+    from imu_hip.sim import RunnerParams, simulate
+    from imu_hip.steps import StepTable
+
+    sensor = simulate(RunnerParams(phases=(("run", 40.0),), rate_hz=200.0), seed=1,
+                      placements=("sacrum",)).recording.sensor("sacrum")
+    clean, glitch = SacralStage(sensor.rate_hz, True), SacralStage(sensor.rate_hz, True)
+    parts_clean, parts_glitch = [], []
+    for k, block in enumerate(sensor.blocks(400)):
+        parts_clean.append(clean.push(block))
+        if k == 10:
+            block.acc_mps2[5, 2] = np.nan
+            block.gyr_rads[7, 0] = np.inf
+        parts_glitch.append(glitch.push(block))
+    a = StepTable.concat([*parts_clean, clean.finish()])
+    b = StepTable.concat([*parts_glitch, glitch.finish()])
+    assert glitch.dropped_samples_ == 2 and clean.dropped_samples_ == 0
+    t_bad = sensor.t_s[10 * 400 + 5]
+    after = a["t_ic_s"] > t_bad + 1.0
+    assert np.sum(b["t_ic_s"] > t_bad + 1.0) == after.sum() > 50  # the analysis went on
+    assert len(b) == len(a)
+    np.testing.assert_allclose(b["t_ic_s"], a["t_ic_s"], atol=0.002)

@@ -1,6 +1,7 @@
 """The viewer window, headless (QT_QPA_PLATFORM=offscreen, PyQt6; see tests/conftest.py)."""
 
 import re
+import sys
 
 import numpy as np
 import pytest
@@ -212,6 +213,18 @@ def test_bad_arguments_are_one_line_errors(capsys, tmp_path):
     assert len(err) == 2 and "missing.csv" in err[0] and "--duration" in err[1]
     with pytest.raises(SystemExit):
         main(["view", "--sim", "--speed", "32"])
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the display check is Linux's")
+def test_no_display_is_a_one_line_error(capsys, monkeypatch):
+    """Without a screen Qt would abort the process (exit 134, several lines)."""
+    from imu_hip.cli import main
+
+    for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
+        monkeypatch.delenv(name, raising=False)
+    assert main(["view", "--sim", "--duration", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "QT_QPA_PLATFORM=offscreen" in err
 
 
 def test_raw_lines_follow_the_plot_width_and_keep_the_spike(qtbot, windows):

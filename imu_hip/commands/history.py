@@ -43,9 +43,10 @@ def add_parser(sub) -> None:
     r.add_argument("--out", metavar="HTML", default="history.html",
                    help="output file (default: history.html)")
     d = actions.add_parser("remove", help="delete one stored run by its id")
-    d.add_argument("id", type=int)
+    d.add_argument("id", type=int, help="the run's id (the first column of `imu-hip history`)")
     for q in (a, r, d):
         q.add_argument("--db", metavar="PATH", default=argparse.SUPPRESS, help=db_help)
+    for q in (a, r):  # removing a run has no dates to show
         q.add_argument("--tz", type=_tz, default=argparse.SUPPRESS, help=tz_help)
     a.set_defaults(func=run_add)
     r.set_defaults(func=run_report)

@@ -61,6 +61,23 @@ def _qt_message(_mode, _context, message: str) -> None:
         print(message, file=sys.stderr)
 
 
+def _check_display() -> None:
+    """On Linux, a one-line error when there is no screen to open a window on (Qt would abort
+    the process with several lines); QT_QPA_PLATFORM=offscreen runs without one."""
+    import os
+    import sys
+
+    from imu_hip.model import ImuHipError
+
+    if not sys.platform.startswith("linux"):
+        return
+    if any(os.environ.get(k) for k in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")):
+        return
+    raise ImuHipError("no display to open the viewer on (DISPLAY and WAYLAND_DISPLAY are not "
+                      "set); on a headless machine set QT_QPA_PLATFORM=offscreen and use "
+                      "--screenshot FILE.png --duration S")
+
+
 def run(args: argparse.Namespace) -> int:
     from imu_hip.model import ImuHipError
 
@@ -92,6 +109,7 @@ def run(args: argparse.Namespace) -> int:
         from imu_hip.io import read_recording
 
         recording = read_recording(args.file)  # a bad file fails here, before any window
+    _check_display()
     from imu_hip.viewer.qt import load_qt
 
     qt_core = load_qt()[0]  # one-line error naming the viewer extra if PyQt6/pyqtgraph missing

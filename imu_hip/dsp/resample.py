@@ -74,6 +74,7 @@ class Resampler:
         self._last_t: float | None = None
         self._last_row: np.ndarray | None = None  # acc (+ gyr) of the last input sample
         self.dropped_out_of_order = 0  #: samples ignored because their time did not increase
+        self.dropped_nonfinite = 0  #: samples ignored because a value or the time was NaN/inf
         self.gaps = 0  #: gaps seen (segments started after the first)
         self.holes_filled = 0  #: holes filled instead of ending the segment
         self.filled_samples = 0  #: grid samples flagged as filled
@@ -86,6 +87,14 @@ class Resampler:
         has_gyr = block.gyr_rads is not None
         rows = block.acc_mps2 if not has_gyr else np.hstack((block.acc_mps2, block.gyr_rads))
         rows = np.asarray(rows, dtype=np.float64)
+        # A sample with a non-finite value or time is a lost sample (a device glitch): dropped
+        # and counted, so it becomes a hole like any other instead of poisoning the filters.
+        finite = np.isfinite(t) & np.all(np.isfinite(rows), axis=1)
+        if not finite.all():
+            self.dropped_nonfinite += int((~finite).sum())
+            t, rows = t[finite], rows[finite]
+            if t.size == 0:
+                return []
         # Drop samples whose time does not increase (duplicates, reordering) and count them.
         prev = -np.inf if self._last_t is None else self._last_t
         keep = t > np.maximum.accumulate(np.concatenate(([prev], t[:-1])))
@@ -195,4 +204,5 @@ class ResamplerCounts:
 
     @property
     def dropped_samples_(self) -> int:
-        return self._resampler.dropped_out_of_order
+        """Samples left out: out of time order, or with a NaN/inf value."""
+        return self._resampler.dropped_out_of_order + self._resampler.dropped_nonfinite

@@ -154,6 +154,11 @@ def _clock(seconds: float) -> str:
     return f"{tenths // 600}:{(tenths % 600) / 10:04.1f}"
 
 
+def _worn(placement: Any) -> str:
+    return f"at the {placement}" if placement in ("sacrum", "left_foot", "right_foot") else (
+        "(placement unknown)")
+
+
 def format_summary(summary: dict[str, Any]) -> str:
     """The summary as a readable plain-text table (untrusted text escaped)."""
     from imu_hip.text import terminal_safe
@@ -163,7 +168,7 @@ def format_summary(summary: dict[str, Any]) -> str:
     if "duration_s" in summary:
         lines.append(
             f"imu-hip analysis of {src}: sensor {terminal_safe(summary.get('sensor_id', '?'))} "
-            f"at the {summary.get('placement', '?')}, {_num(summary.get('rate_hz'), 4)} Hz, "
+            f"{_worn(summary.get('placement'))}, {_num(summary.get('rate_hz'), 4)} Hz, "
             f"{_clock(summary['duration_s'])} (m:s)"
         )
     lines.append(
@@ -174,7 +179,7 @@ def format_summary(summary: dict[str, Any]) -> str:
     )
     if "gaps" in summary:
         lines.append(
-            f"gaps {summary['gaps']}, samples dropped as out of order "
+            f"gaps {summary['gaps']}, samples dropped (out of order or not a number) "
             f"{summary.get('dropped_samples', 0)}"
         )
     if summary.get("holes_filled"):
