@@ -58,6 +58,15 @@ def positive_float(text: str) -> float:
     return value
 
 
+def body_mass_kg(text: str) -> float:
+    """argparse type: a body mass in kg, 20-400 (a typo such as 7000 is caught, not turned
+    into forces)."""
+    value = positive_float(text)
+    if not 20.0 <= value <= 400.0:
+        raise argparse.ArgumentTypeError(f"expected a body mass of 20 to 400 kg, got {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The parser with every sub-command found in :mod:`imu_hip.commands`."""
     import imu_hip.commands as commands

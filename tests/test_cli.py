@@ -147,6 +147,10 @@ def test_bad_option_values_exit_2(capsys):
         main(["analyze", str(DATA), "--mass-kg", "-3"])
     assert e.value.code == 2
     assert "positive" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:
+        main(["analyze", str(DATA), "--mass-kg", "7000"])  # a typo for 70.00
+    assert e.value.code == 2
+    assert "20 to 400 kg" in capsys.readouterr().err
 
 
 def test_standing_only_recording_gives_no_steps(tmp_path, capsys):

@@ -108,3 +108,15 @@ def test_metrics_describe_the_running_not_a_warm_up_walk():
     walk_only = summarize(StepTable({k: v[:walk_n] for k, v in cols.items()}))
     assert walk_only["metrics_over"] == "all steps"
     assert walk_only["metrics"]["cadence_spm"]["median"] == pytest.approx(110)
+
+
+def test_printed_summary_says_why_sides_and_walking_metrics_are_missing():
+    walk = summarize(StepTable({"t_ic_s": np.arange(30) * 0.5, "gait": np.full(30, "walk"),
+                                "step_time_s": np.full(30, 0.5)}))
+    assert "running only" in walk["unavailable"]["contact_time_s"]
+    run = summarize(StepTable({"t_ic_s": np.arange(30) * 0.35, "gait": np.full(30, "run"),
+                               "step_time_s": np.full(30, 0.35)}))
+    assert run["unavailable"]["contact_time_s"] == "could not be measured on any step"
+    run["alignment"] = {"vertical_quality": 0.2, "forward_quality": 0.9}
+    text = format_summary(run)
+    assert "sides unknown" in text and "vertical uncertain (quality 0.2" in text

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from imu_hip.cli import ProgressBar, positive_float
+from imu_hip.cli import ProgressBar, body_mass_kg
 from imu_hip.model import PLACEMENTS
 from imu_hip.text import terminal_safe
 
@@ -20,7 +20,8 @@ def add_parser(sub) -> None:
         choices=PLACEMENTS,
         help="where the sensor was worn (default: the file's own placement line, else sacrum)",
     )
-    p.add_argument("--mass-kg", type=positive_float, help="body mass, adds forces in newtons")
+    p.add_argument("--mass-kg", type=body_mass_kg,
+                   help="body mass (kg, 20-400), adds forces in newtons")
     p.add_argument(
         "--axes",
         choices=("auto", "body"),

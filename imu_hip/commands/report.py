@@ -6,7 +6,7 @@ import argparse
 from datetime import datetime
 from pathlib import Path
 
-from imu_hip.cli import ProgressBar, positive_float
+from imu_hip.cli import ProgressBar, body_mass_kg
 from imu_hip.model import PLACEMENTS, ImuHipError
 from imu_hip.text import terminal_safe
 
@@ -29,7 +29,8 @@ def add_analysis_options(p: argparse.ArgumentParser) -> None:
     """Options shared by ``report`` and ``history add``."""
     p.add_argument("--placement", choices=PLACEMENTS,
                    help="analyse only this stream (default: every stream in the file)")
-    p.add_argument("--mass-kg", type=positive_float, help="body mass, adds forces in newtons")
+    p.add_argument("--mass-kg", type=body_mass_kg,
+                   help="body mass (kg, 20-400), adds forces in newtons")
     p.add_argument("--axes", choices=("auto", "body"), default="auto",
                    help="auto: find the sensor-to-body rotation (default); body: the file's axes "
                    "already are x forward, y left, z up")

@@ -89,9 +89,13 @@ def summarize(
         if name in unavailable:
             continue
         if not np.isfinite(x).any():
-            unavailable[name] = (
-                "no steps were detected" if len(steps) == 0 else "could not be measured on any step"
-            )
+            if len(steps) == 0:
+                unavailable[name] = "no steps were detected"
+            elif not running.any():
+                unavailable[name] = ("measured in running only (walking has no flight phase and "
+                                     "the trunk does not show its toe-off)")
+            else:
+                unavailable[name] = "could not be measured on any step"
             continue
         q25, q75 = _quartiles(x)
         ok = np.isfinite(x)  # a side's median needs MIN_STEPS_PER_SIDE measured steps
@@ -204,6 +208,14 @@ def format_summary(summary: dict[str, Any]) -> str:
         )
         if al.get("clipped"):
             lines.append(f"vertical channel clipped: {al['clipped']}")
+    if al and al.get("vertical_quality") is not None and al["vertical_quality"] < 0.5:
+        lines.append(f"vertical uncertain (quality {_num(al['vertical_quality'], 2)} < 0.5): "
+                     "vertical oscillation, impact and vGRF may be off; the alignment's account "
+                     "is in summary.json")
+    if (summary["step_count"] and not summary["steps_left"] and not summary["steps_right"]
+            and summary.get("steps_running")):
+        lines.append("sides unknown: in running, left and right come from the gyroscope (or "
+                     "shoe sensors); without one the left/right columns are empty")
     if summary.get("metrics_over") == "running steps" and summary.get("steps_walking"):
         lines.append(f"metrics below: the {summary['steps_running']} running steps (the "
                      f"{summary['steps_walking']} walking steps are counted above only)")
