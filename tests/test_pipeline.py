@@ -57,14 +57,18 @@ def _assert_same(a, b):
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(st.integers(min_value=1, max_value=900), min_size=1, max_size=8))
+@given(st.lists(st.integers(min_value=1, max_value=3000), min_size=1, max_size=8))
 def test_any_cut_into_blocks_gives_identical_steps(sizes):
+    """Blocks from one sample to three 5 s frames (1000 samples each)."""
     sensor = _sim().recording.sensor("sacrum")
     whole, stage_whole = _steps(sensor, [len(sensor)])
     split, stage_split = _steps(sensor, sizes)
     assert len(whole) > 40
     _assert_same(whole, split)
     np.testing.assert_array_equal(stage_whole.alignment_.rotation, stage_split.alignment_.rotation)
+    for counter in ("gaps_", "holes_filled_", "dropped_samples_", "steps_dropped_",
+                    "steps_saturated_"):
+        assert getattr(stage_whole, counter) == getattr(stage_split, counter), counter
 
 
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
