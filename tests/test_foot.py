@@ -325,8 +325,13 @@ def test_live_frames_agree_with_offline():
     live = _push_frames(sensor, 2.0)
     offline = _push_frames(sensor, 300.0)
     assert len(live) == len(offline) > 15
-    for name in ("t_start_s", "t_end_s", "t_ic_s", "t_to_s"):
+    for name in ("t_start_s", "t_end_s"):
         np.testing.assert_allclose(live[name], offline[name], atol=1e-9, err_msg=name)
+    # the events lie between samples, interpolated on the pitch rate about the foot frame's
+    # left axis, estimated per frame: the same sample, within a tenth of a sample
+    for name in ("t_ic_s", "t_to_s"):
+        np.testing.assert_allclose(live[name], offline[name], atol=0.1 / sensor.rate_hz,
+                                   err_msg=name)
     # the foot frame is estimated per frame: angles and lengths agree closely, not bit for bit
     np.testing.assert_allclose(live["stride_length_m"], offline["stride_length_m"], atol=1e-3)
     np.testing.assert_allclose(live["foot_strike_angle_deg"], offline["foot_strike_angle_deg"],

@@ -46,6 +46,14 @@ Method, in order (each step uses only the foot's own physics, no constant fitted
    **Toe-off** = the largest toe-down (plantar-flexion) angular rate between mid-stance and the
    swing, i.e. the end of push-off where the foot leaves the ground rotating about the toes
    (the rate falls through zero only later in early swing).
+6. **Sub-sample event times.** Each event is an instant of a continuous signal, so its time is
+   not rounded to a sample: the initial contact is where the jerk ``|a(t) - a(t - dt)|`` (a
+   continuous function of ``t``, sampled at the samples) rises through its level, and where the
+   pitch rate rises through zero for the heel rocker - both linearly interpolated between the
+   two samples that enclose the crossing (:func:`level_crossing`); the toe-off is the vertex
+   of the parabola through the largest toe-down rate and its two neighbours
+   (:func:`peak_vertex`). Rounding them to whole samples quantised every step time derived
+   from the shoes to multiples of the sample period (at 400 Hz: 2.5 ms steps).
 
 Strides are keyed by their second mid-stance: stride ``k`` runs from ``ms[k]`` to ``ms[k + 1]``,
 holds the toe-off of the stance at ``ms[k]`` and the initial contact of the stance at
@@ -100,6 +108,10 @@ class FootStrides:
     margin) touches a filled sample (None: no samples filled); when only the toe-off after it
     would, ``to_next`` is -1 (not measured) instead. ``acc_clipped``: the accelerometer
     saturated within the stride (None: nowhere); its length and impact are then not measured.
+    ``ic_t``, ``to_t``, ``to_next_t``: the same events as fractional sample positions (float;
+    -1 where the integer index is -1; None: equal to the integer indices), see
+    :func:`level_crossing` and :func:`peak_vertex`. The integer indices are the samples at or
+    after (``ic``) or nearest to (toe-off) those instants, for indexing the arrays.
     """
 
     ms0: np.ndarray
@@ -114,6 +126,9 @@ class FootStrides:
     ms_all: np.ndarray
     touched: np.ndarray | None = None
     acc_clipped: np.ndarray | None = None
+    ic_t: np.ndarray | None = None
+    to_t: np.ndarray | None = None
+    to_next_t: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.ms0.size)
@@ -567,6 +582,42 @@ def _first_above(x: np.ndarray, a: np.ndarray, b: np.ndarray, level: np.ndarray)
     return out
 
 
+def level_crossing(x: np.ndarray, i: np.ndarray, level: np.ndarray | float) -> np.ndarray:
+    """Fractional sample position (float) where ``x`` rises through ``level`` just before each
+    index ``i`` (``x[i] >= level``): linear interpolation between ``x[i - 1]`` and ``x[i]``, so
+    in ``(i - 1, i]``. ``i`` itself where ``x[i - 1]`` is already at the level (or ``i`` is 0);
+    -1 where ``i`` is -1."""
+    i = np.asarray(i, int)
+    lv = np.broadcast_to(np.asarray(level, float), i.shape)
+    out = i.astype(float)
+    ok = i >= 1
+    if not ok.any():
+        return out
+    a, b, L = x[i[ok] - 1], x[i[ok]], lv[ok]
+    rise = (a < L) & (b > a)
+    frac = np.where(rise, (L - a) / np.where(rise, b - a, 1.0), 1.0)
+    out[ok] = i[ok] - 1 + np.clip(frac, 0.0, 1.0)
+    return out
+
+
+def peak_vertex(x: np.ndarray, i: np.ndarray) -> np.ndarray:
+    """Fractional sample position (float) of the maximum of ``x`` near each index ``i`` (a
+    sample maximum): the vertex of the parabola through ``x[i - 1], x[i], x[i + 1]``, within
+    half a sample of ``i``. ``i`` where a neighbour is missing or the three samples do not curve
+    down; -1 where ``i`` is -1."""
+    i = np.asarray(i, int)
+    out = i.astype(float)
+    ok = (i >= 1) & (i < x.size - 1)
+    if not ok.any():
+        return out
+    a, b, c = x[i[ok] - 1], x[i[ok]], x[i[ok] + 1]
+    curve = a - 2.0 * b + c
+    down = curve < 0
+    delta = np.where(down, 0.5 * (a - c) / np.where(down, curve, -1.0), 0.0)
+    out[ok] = i[ok] + np.clip(delta, -0.5, 0.5)
+    return out
+
+
 def _heel_rocker_start(pitch_rate: np.ndarray, ic: np.ndarray, back: int) -> np.ndarray:
     """Move each contact ``ic`` back to the last toe-up -> toe-down turn of the pitch rate in
     the ``back`` samples before it, where there is one: the heel is on the ground and the heel
@@ -676,7 +727,9 @@ def detect_strides(
     jerk = np.zeros(n)
     jerk[1:] = _norm3(np.diff(acc, axis=0))
     big = _seg_argmax(jerk, peak + 1, ms1)
-    ic = _first_above(jerk, peak + 1, big, 0.5 * jerk[np.maximum(big, 0)])
+    level = 0.5 * jerk[np.maximum(big, 0)]
+    ic = _first_above(jerk, peak + 1, big, level)
+    ic_t = np.where(ic >= 0, level_crossing(jerk, ic, level), -1.0)
     if frame is not None:
         # heel strikes only: the foot still toe-up by more than the rear-foot threshold of
         # Altman & Davis (2012) when the impact arrives (the heel is down, the forefoot not
@@ -691,12 +744,17 @@ def detect_strides(
             heel = angle > REAR_ABOVE_DEG
             ic = ic.copy()
             ic[moved[heel]] = cand[moved[heel]]
+            # the heel rocker starts where the pitch rate rises through zero
+            ic_t[moved[heel]] = level_crossing(pitch_rate, cand[moved[heel]], 0.0)
     # toe-off: largest toe-down pitch rate between mid-stance and the swing
     to = _seg_argmax(pitch_rate, ms0, peak)
+    to_t = peak_vertex(pitch_rate, to)
     # toe-off of the stance at ms1: from the next stride if it follows directly
     to_next = np.full(ms0.size, -1, dtype=int)
+    to_next_t = np.full(ms0.size, -1.0)
     follows = np.flatnonzero(i0[1:] == i0[:-1] + 1)
     to_next[follows] = to[follows + 1]
+    to_next_t[follows] = to_t[follows + 1]
     # a stance with no following stride: search up to the next swing peak, if any
     lonely = np.flatnonzero(to_next < 0)
     if lonely.size:
@@ -706,6 +764,7 @@ def detect_strides(
         end = swings[nxt_sw[has]]
         ok = (end - ms1[li]) / fs <= 0.5 * MAX_STRIDE_S
         to_next[li[ok]] = _seg_argmax(pitch_rate, ms1[li[ok]], end[ok])
+        to_next_t[li[ok]] = peak_vertex(pitch_rate, to_next[li[ok]])
     cidx, _, cstart = _ranges(ms0, ms1 + 1)
     clipped = np.maximum.reduceat(clip[cidx], cstart) if cidx.size else np.zeros(0, bool)
     acc_clipped = (np.maximum.reduceat(acc_clip[cidx], cstart)
@@ -715,11 +774,12 @@ def detect_strides(
         assert filled is not None
         late = (to_next >= 0) & _touches(filled, ms1, to_next + margin_n)
         to_next = np.where(late, -1, to_next)
+        to_next_t = np.where(late, -1.0, to_next_t)
     else:
         touched = None
     return (
         FootStrides(ms0, ms1, to, ic, to_next, disp_s, up_s, clipped, frame, ms, touched,
-                    acc_clipped),
+                    acc_clipped, ic_t, to_t, to_next_t),
         rot,
         gyr_fix,
         clip,
