@@ -668,3 +668,52 @@ def test_comment_after_the_data_is_not_called_truncated(tmp_path: Path) -> None:
     problem = problem_of(write_text(tmp_path / "footer.csv", text))
     assert "line 302 is a comment/metadata line inside the data" in problem
     assert "truncated" not in problem
+
+
+@pytest.fixture(scope="module")
+def written_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[bytes, bytes]:
+    """A write_csv file (shortest repr) and a fixed-format ("%.6f") one of the same sensor."""
+    sensor = make_sensor(n=300, rate_hz=100.0)
+    path = tmp_path_factory.mktemp("cut") / "w.csv"
+    write_csv(sensor, path)
+    table = np.column_stack([sensor.t_s, sensor.acc_mps2, sensor.gyr_rads])
+    fixed = ("time_s,acc_x_mps2,acc_y_mps2,acc_z_mps2,gyr_x_rads,gyr_y_rads,gyr_z_rads\n"
+             + "".join(",".join(f"{v:.6f}" for v in row) + "\n" for row in table))
+    return path.read_bytes(), fixed.encode()
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[FIXTURE_HEALTH])
+@given(which=st.sampled_from([0, 1]), frac=st.floats(0.0, 1.0))
+def test_a_cut_last_row_is_never_read_as_altered_data(
+    written_files, tmp_path: Path, which: int, frac: float
+) -> None:
+    data = written_files[which]
+    last_start = data.rfind(b"\n", 0, len(data) - 1) + 1
+    cut = last_start + 1 + int(frac * (len(data) - 1 - last_start - 1))  # inside the last row
+    whole = tmp_path / "whole.csv"
+    whole.write_bytes(data)
+    full = read_csv(whole).sensors[0]
+    path = tmp_path / "cut.csv"
+    path.write_bytes(data[:cut])
+    try:
+        rec = read_csv(path)
+    except InputError as err:
+        assert "cut off" in err.problem
+        return
+    s = rec.sensors[0]
+    n = len(s)
+    assert n in (len(full) - 1, len(full))
+    assert np.array_equal(s.t_s, full.t_s[:n]) and np.array_equal(s.gyr_rads, full.gyr_rads[:n])
+    assert np.array_equal(s.acc_mps2, full.acc_mps2[:n])
+    if n == len(full):  # kept: only the line end was cut, from a fixed-format file
+        assert which == 1 and cut == len(data) - 1
+    else:
+        assert "cut off" in rec.metadata["truncated_detail"]
+
+
+def test_nan_in_a_recording_names_the_si_column() -> None:
+    sensor = make_sensor(n=1200)
+    sensor.gyr_rads[700, 2] = np.nan
+    with pytest.raises(InputError) as info:
+        validate_recording(Recording([sensor]), "run.mcap")
+    assert "NaN value at sample 700, column gyr_z_rads" in info.value.problem
