@@ -33,7 +33,8 @@ def history_report_html(
     """The whole trends page for the stored runs and their warnings."""
     runs = sorted(runs, key=lambda r: r.start_utc)
     body = ["<h1>Run history</h1>",
-            f'<p class="sub">{len(runs)} runs &middot; database {esc(db_path)} &middot; times '
+            f'<p class="sub">{len(runs)} run{"" if len(runs) == 1 else "s"} &middot; '
+            f"database {esc(db_path)} &middot; times "
             f"in {esc(datetime.now(UTC).astimezone(tz).strftime('%Z') or 'local time')}; weeks "
             "run Monday 00:00 to Sunday 24:00 local time</p>"]
     if not runs:
