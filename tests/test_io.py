@@ -717,3 +717,15 @@ def test_nan_in_a_recording_names_the_si_column() -> None:
     with pytest.raises(InputError) as info:
         validate_recording(Recording([sensor]), "run.mcap")
     assert "NaN value at sample 700, column gyr_z_rads" in info.value.problem
+
+
+def test_writers_name_swapped_arguments():
+    from imu_hip.io import write_csv, write_mcap
+    from imu_hip.model import ImuHipError, Recording, SensorRecording
+
+    s = SensorRecording("s", "sacrum", 100.0, np.arange(3) / 100.0, np.zeros((3, 3)))
+    with pytest.raises(ImuHipError, match="expected a SensorRecording first"):
+        write_csv("x.csv", s)  # type: ignore[arg-type]
+    with pytest.raises(ImuHipError, match="expected a Recording first"):
+        write_mcap(s, "x.mcap")  # type: ignore[arg-type]
+    assert isinstance(Recording([s]), Recording)

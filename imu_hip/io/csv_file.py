@@ -172,6 +172,9 @@ def write_csv(sensor: SensorRecording, path: str | Path, units: str = "mps2",
     go into ``# key: value`` lines (line breaks in metadata are replaced by spaces, other
     control characters by their escapes).
     """
+    if not isinstance(sensor, SensorRecording):
+        raise ImuHipError(f"write_csv(sensor, path): expected a SensorRecording first, got "
+                          f"{type(sensor).__name__}")
     if units not in ACC_COLUMNS:
         raise ImuHipError(f"unknown acceleration unit {units!r}; expected one of "
                           f"{', '.join(ACC_COLUMNS)}")

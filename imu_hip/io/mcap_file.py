@@ -268,6 +268,9 @@ class McapRecorder:
 
 def write_mcap(recording: Recording, path: str | Path, block_size: int = 4096) -> None:
     """Write a whole recording as an MCAP file (blocks of all sensors interleaved in time)."""
+    if not isinstance(recording, Recording):
+        raise ImuHipError(f"write_mcap(recording, path): expected a Recording first, got "
+                          f"{type(recording).__name__}")
     if block_size < 1:
         raise ImuHipError(f"block size must be at least 1, got {block_size}")
     pieces: list[tuple[float, int, int, int]] = []
