@@ -292,3 +292,31 @@ def test_range_limit_and_quantisation_are_not_a_clipped_vertical():
     al = estimate_alignment(stand, None, RATE)
     assert al.clipped == ""
     assert np.degrees(np.arccos(np.clip(al.rotation[2] @ (q @ [0, 0, 1.0]), -1, 1))) < 0.5
+
+
+@pytest.mark.parametrize("lsb_g", [0.03125, 0.0625, 0.125])
+def test_a_coarse_accelerometer_is_not_a_clipped_vertical(lsb_g):
+    """Coarse steps pile the flight samples on the lowest level or two (31 mg: a 10-bit reading
+    of +-16 g), which is not a clip: the tilt is still removed."""
+    from imu_hip.sim import RunnerParams, simulate
+
+    for seed in (4, 6):  # runners on which an earlier rule misfired
+        sim = simulate(RunnerParams(phases=(("run", 30.0),), rate_hz=100.0), seed=seed,
+                       placements=("sacrum",))
+        s = sim.recording.sensor("sacrum")
+        acc = np.round(s.acc_mps2 / (lsb_g * G)) * (lsb_g * G)
+        al = estimate_alignment(acc, s.gyr_rads, 100.0)
+        assert al.clipped == "", (seed, al.clipped)
+        up_true = sim.mounting["sacrum"][2]
+        assert np.degrees(np.arccos(np.clip(al.rotation[2] @ up_true, -1, 1))) < 5.0
+
+
+def test_zero_filled_dropouts_are_not_a_clipped_vertical():
+    """Loggers fill lost rows with zeros: 1.5 % of the rows of a tilted walk."""
+    tilt = Rotation.from_rotvec([0.0, np.radians(25.0), 0.0]).as_matrix()
+    acc = body_gait("walk", seed=2) @ tilt.T
+    rng = np.random.default_rng(3)
+    acc[rng.choice(acc.shape[0], int(0.015 * acc.shape[0]), replace=False)] = 0.0
+    al = estimate_alignment(acc, None, RATE)
+    assert al.clipped == ""
+    assert np.degrees(np.arccos(np.clip(al.rotation[2] @ tilt[:, 2], -1, 1))) < 3.0

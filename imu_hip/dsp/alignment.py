@@ -48,7 +48,10 @@ Body frame: x forward, y left, z up (right-handed); ``body = rotation @ sensor``
 A **clipped vertical channel** is not rotated: when the sensor axis nearest to vertical reads one
 constant value at its low end, below 1 G, in at least ``_CLIP_MIN_SHARE`` of the samples (with at
 least 1 G of signal above it), the values below that floor were cut off (published data sets set
-negative vertical values to 0). The events are timed on the vertical between about 0 and 1 G
+negative vertical values to 0) if that value occurs at least ``_CLIP_SPIKE`` times as often as
+any other value within ``_CLIP_BAND_G`` above it (quantisation and zero-filled dropouts do not
+look like that: see :func:`_clipped_floor`). The events are
+timed on the vertical between about 0 and 1 G
 (flight, toe-off, the start of the rise), exactly where such a floor cuts, and rotating by the
 tilt would spread the cut samples into every axis there. That axis is then taken as vertical
 (sign from gravity), the tilt from gravity is left in and reported (``clipped``), and
@@ -107,6 +110,10 @@ _FLIGHT_SHARE = 0.05
 #: Least share of samples at one constant value at the low end of the vertical-most axis for it
 #: to count as clipped (an unclipped signal reaches its minimum once: 1 sample in 10^3-10^6).
 _CLIP_MIN_SHARE = 0.01
+#: Band (G) above the floor that the signal must reach it through, and how many times more
+#: often the floor value must occur than any other value in that band.
+_CLIP_BAND_G = 0.25
+_CLIP_SPIKE = 5.0
 
 
 @dataclass
@@ -349,14 +356,29 @@ def estimate_alignment(
 def _clipped_floor(acc: np.ndarray, z: np.ndarray) -> tuple[int, float, float] | None:
     """(axis, level in G, share of samples) if the sensor axis nearest to the vertical ``z``
     is clipped at a floor below 1 G in its upward reading (see the module docstring), else
-    None. Exact equality: a clipped channel repeats one stored value."""
+    None.
+
+    Clipping piles every value below the floor onto that one stored value, while the signal
+    reaches the floor continuously from above: no other value near the floor repeats nearly as
+    often. Quantisation puts every sample on a grid, so the next levels hold about as many as
+    the lowest one; filled dropouts (rows of all zeros) are ignored, and an isolated outlier
+    has no samples just above it."""
     k = int(np.argmax(np.abs(z)))
-    up = acc[:, k] * np.sign(z[k])
+    rows = ~np.all(acc == 0.0, axis=1)  # a logger's zero-filled dropouts are not a floor
+    up = acc[rows, k] * np.sign(z[k])
+    if up.size == 0:
+        return None
     low = float(up.min())
-    share = float(np.mean(up == low))
-    if share < _CLIP_MIN_SHARE or np.count_nonzero(up == low) < 10 or low >= G:
+    at_floor = int(np.count_nonzero(up == low))
+    share = at_floor / up.size
+    if share < _CLIP_MIN_SHARE or at_floor < 10 or low >= G:
         return None
     if float(np.quantile(up, 0.99)) - low < G:  # e.g. a quantised signal of someone standing
+        return None
+    near = up[(up > low) & (up <= low + _CLIP_BAND_G * G)]
+    if near.size < max(10, _CLIP_MIN_SHARE * up.size / 10):  # not reached from above
+        return None
+    if at_floor < _CLIP_SPIKE * int(np.unique(near, return_counts=True)[1].max()):
         return None
     return k, low / G, share
 
