@@ -351,17 +351,9 @@ class AnalysisResult:
         Each file is written beside its final name and all are moved in place together, so a
         failure leaves the folder as it was; a step or stride table of an earlier analysis that
         this result does not have is removed, so the folder never mixes two analyses."""
-        from imu_hip.strides import StrideTable
-
-        out = prepare_output_dir(out_dir)
+        out = prepare_output_dir(out_dir)  # refuses outputs imu-hip did not write
         tables = {"steps.csv": self.steps if self.strides is None or len(self.steps) else None,
                   "strides.csv": self.strides}
-        # the first column's name is enough (and lets a newer version replace an older table)
-        heads = {"steps.csv": f"{next(iter(StepTable.COLUMNS))},".encode(),
-                 "strides.csv": f"{next(iter(StrideTable.COLUMNS))},".encode(),
-                 "summary.json": b"{"}
-        for name, head in heads.items():
-            _check_replaceable(out / name, head)
         done: list[tuple[Path, Path]] = []
         try:
             for name, table in tables.items():
@@ -396,27 +388,51 @@ class AnalysisResult:
         return self.steps.to_pandas()
 
 
-def _check_replaceable(path: Path, head: bytes) -> None:
-    """Raise :class:`ImuHipError` if ``path`` exists and is not an output imu-hip wrote (one
-    starting with ``head``): a recording, another program's file or a link are never replaced."""
+#: The outputs an analysis writes into its folder.
+OUTPUT_NAMES = ("steps.csv", "strides.csv", "summary.json")
+
+
+def _is_own_output(path: Path) -> bool:
+    """Whether ``path`` is a table or summary imu-hip wrote: a step/stride table starts with
+    its first column's name (enough, and lets a newer version replace an older table); a
+    summary is a small JSON object with a step or stride count."""
+    from imu_hip.strides import StrideTable
+
+    if path.name == "summary.json":
+        if path.stat().st_size > 10_000_000:
+            return False
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError):
+            return False
+        return isinstance(data, dict) and ("step_count" in data or "stride_count" in data)
+    table = StepTable if path.name == "steps.csv" else StrideTable
+    head = f"{next(iter(table.COLUMNS))},".encode()
+    with open(path, "rb") as f:
+        return f.read(len(head)) == head
+
+
+def _check_replaceable(path: Path) -> None:
+    """Raise :class:`ImuHipError` if ``path`` exists and is not an output imu-hip wrote: a
+    recording, another program's file or a link are never replaced."""
     if not path.exists() and not path.is_symlink():
         return
     if path.is_symlink() or not path.is_file():
         raise ImuHipError(f"{path}: cannot write: it exists and is a link or folder, not a file "
                           "imu-hip wrote; choose another output folder")
     try:
-        with open(path, "rb") as f:
-            first = f.read(len(head))
+        own = _is_own_output(path)
     except OSError as e:
         raise ImuHipError(f"{path}: cannot read it to check it ({e.strerror or e})") from None
-    if first != head:
+    if not own:
         raise ImuHipError(f"{path}: cannot write: it exists and is not an output of imu-hip (a "
                           "recording?), so it is left alone; choose another output folder")
 
 
 def check_output_dir(out_dir: str | Path) -> Path:
     """Check, without creating anything, that ``out_dir`` is or can become a writable folder
-    (so a bad ``--out`` fails before long work, and a bad input leaves no empty folder)."""
+    whose :data:`OUTPUT_NAMES` are absent or imu-hip's own (so a bad ``--out`` fails before
+    long work, and a bad input leaves no empty folder)."""
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise ImuHipError(f"{out}: exists and is not a folder (expected an output folder)")
@@ -425,6 +441,9 @@ def check_output_dir(out_dir: str | Path) -> Path:
         existing = existing.parent
     if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
         raise ImuHipError(f"{out}: cannot write there ({existing} is not a writable folder)")
+    if out.is_dir():
+        for name in OUTPUT_NAMES:
+            _check_replaceable(out / name)
     return out
 
 
@@ -479,7 +498,7 @@ def analyze_sensor(
         raise ImuHipError(f"axes must be one of {', '.join(AXES)}, got {axes!r}")
     where = source or f"sensor {sensor.sensor_id!r}"
     if sensor.duration_s < MIN_SEGMENT_S:
-        raise InputError(where, f"only {sensor.duration_s:.3g} s of data; at least "
+        raise InputError(where, f"only {sensor.duration_s:.3g} s of hip (sacral) data; at least "
                          f"{MIN_SEGMENT_S:g} s is needed to find steps (three of the slowest "
                          f"steps, {MAX_STEP_S:g} s each)")
     if axes == "body":
@@ -633,6 +652,11 @@ def analyze(
             result = analyze_foot_result(shoes, source=name)
         elif sensor.placement in ("left_foot", "right_foot"):
             result = analyze_foot_result([sensor], source=name)
+        elif shoes and sensor.duration_s < MIN_SEGMENT_S:  # the shoes can still be analysed
+            result = analyze_foot_result(shoes, source=name)
+            result.summary["hip_not_analysed"] = (
+                f"the hip (sacral) stream {sensor.sensor_id!r} has only "
+                f"{sensor.duration_s:.3g} s of data; at least {MIN_SEGMENT_S:g} s is needed")
         else:
             result = analyze_sensor(sensor, mass_kg=mass_kg, axes=axes, progress=progress,
                                     source=name)

@@ -299,6 +299,13 @@ def test_analyze_never_writes_over_a_recording_or_through_a_link(tmp_path, capsy
     (linked / "summary.json").symlink_to(victim)
     assert main(["analyze", str(DATA), "--out", str(linked)]) == 2
     assert "link" in capsys.readouterr().err and victim.read_text() == "keep me"
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "summary.json").write_text('{"mine": 1}')  # another program's JSON
+    assert main(["analyze", str(DATA), "--out", str(other)]) == 2
+    err = capsys.readouterr()
+    assert "not an output of imu-hip" in err.err and err.out == ""  # refused before analysing
+    assert (other / "summary.json").read_text() == '{"mine": 1}'
 
 
 def test_analyze_replaces_its_own_outputs_and_leaves_no_stale_table(tmp_path, capsys):
@@ -332,3 +339,22 @@ def test_written_paths_are_escaped(tmp_path, capsys):
     assert main(["analyze", str(DATA), "--out", str(out)]) == 0
     text = capsys.readouterr().out
     assert "\x1b" not in text and "\\x1b[31mred" in text
+
+
+def test_a_short_hip_stream_beside_shoes_leaves_the_shoes_analysed(tmp_path, capsys):
+    from imu_hip.io import write_mcap
+    from imu_hip.model import Recording, SensorRecording
+    from imu_hip.sim import RunnerParams, simulate
+
+    sim = simulate(RunnerParams(phases=(("run", 30.0),), rate_hz=200.0), seed=1,
+                   placements=("sacrum", "left_foot", "right_foot"))
+    hip = sim.recording.sensor("sacrum")
+    short = SensorRecording(hip.sensor_id, "sacrum", hip.rate_hz, hip.t_s[:600],
+                            hip.acc_mps2[:600], hip.gyr_rads[:600])
+    shoes = [s for s in sim.recording.sensors if s.placement != "sacrum"]
+    write_mcap(Recording([short, *shoes]), tmp_path / "s.mcap")
+    assert main(["analyze", str(tmp_path / "s.mcap"), "--out", str(tmp_path / "o")]) == 0
+    out = capsys.readouterr().out
+    assert "note: the hip (sacral) stream" in out and "at least 4.5 s" in out
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert summary["stride_count"] > 30 and "hip_not_analysed" in summary

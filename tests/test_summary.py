@@ -108,12 +108,18 @@ def test_metrics_describe_the_running_not_a_warm_up_walk():
     walk_only = summarize(StepTable({k: v[:walk_n] for k, v in cols.items()}))
     assert walk_only["metrics_over"] == "all steps"
     assert walk_only["metrics"]["cadence_spm"]["median"] == pytest.approx(110)
+    # a few jogged steps (11, ~4 s) in a long walk do not make the session a run
+    jog = {k: np.concatenate((v[:walk_n], v[walk_n:walk_n + 11])) for k, v in cols.items()}
+    jog["t_ic_s"] = np.concatenate(([0.0], np.cumsum(jog["step_time_s"])[:-1]))
+    walk_with_jog = summarize(StepTable(jog))
+    assert walk_with_jog["metrics_over"] == "all steps"
+    assert walk_with_jog["metrics"]["cadence_spm"]["median"] == pytest.approx(110)
 
 
 def test_printed_summary_says_why_sides_and_walking_metrics_are_missing():
     walk = summarize(StepTable({"t_ic_s": np.arange(30) * 0.5, "gait": np.full(30, "walk"),
                                 "step_time_s": np.full(30, 0.5)}))
-    assert "running only" in walk["unavailable"]["contact_time_s"]
+    assert "running steps only" in walk["unavailable"]["contact_time_s"]
     run = summarize(StepTable({"t_ic_s": np.arange(30) * 0.35, "gait": np.full(30, "run"),
                                "step_time_s": np.full(30, 0.35)}))
     assert run["unavailable"]["contact_time_s"] == "could not be measured on any step"

@@ -44,6 +44,8 @@ def format_result(result) -> str:
     cut = result.summary.get("recording_truncated")
     note = (f"warning: {terminal_safe(cut, 300)}; everything saved before that was analysed\n\n"
             if cut else "")
+    if result.summary.get("hip_not_analysed"):
+        note += f"note: {terminal_safe(result.summary['hip_not_analysed'], 300)}\n\n"
     if "stride_count" in result.summary:  # shoes only: the summary is the strides' own
         return note + format_stride_summary(result.summary)
     text = note + format_summary(result.summary)

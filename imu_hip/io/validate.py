@@ -159,7 +159,8 @@ def _sensor_problem(s: SensorRecording, lines: int | None) -> str | None:
         return (f"acceleration of {math.sqrt(sq_g2[i]):.4g} g at {_where(i, lines)} is beyond "
                 f"any IMU's range (at most {MAX_ACC_G:g} g): a corrupted sample")
     if s.gyr_rads is not None:
-        problem = _gyro_unit_problem(s.acc_mps2, s.gyr_rads, measured_hz)
+        problem = _gyro_unit_problem(s.acc_mps2, s.gyr_rads, measured_hz,
+                                     text_file=lines is not None)
         if problem:
             return problem
     if s.gyr_rads is not None and max(float(s.gyr_rads.max()),
@@ -189,7 +190,8 @@ def _first_non_finite(s: SensorRecording, lines: int | None) -> str:
     return f"{what} value at {_where(i, lines)}, column {name}; every cell must be a number"
 
 
-def _gyro_unit_problem(acc_mps2: np.ndarray, gyr_rads: np.ndarray, rate_hz: float) -> str | None:
+def _gyro_unit_problem(acc_mps2: np.ndarray, gyr_rads: np.ndarray, rate_hz: float,
+                       text_file: bool = True) -> str | None:
     """Whether the angular rate is 57.3 times off (deg/s vs rad/s); see the module docstring.
 
     Only 1 s windows where the acceleration magnitude varies by :data:`MOVING_SD_G` or more
@@ -222,18 +224,23 @@ def _gyro_unit_problem(acc_mps2: np.ndarray, gyr_rads: np.ndarray, rate_hz: floa
     if p95_dps < GYR_SLOW_DPS and ratio < GYR_SLOW_DPS_PER_G:
         if float(np.ptp(gyr_rads, axis=0).max()) == 0.0:
             return ("the angular rate is constant throughout while the acceleration shows "
-                    "movement: the gyroscope did not record; leave the gyr_* columns out")
+                    "movement: the gyroscope did not record" + (
+                        "; leave the gyr_* columns out" if text_file else ""))
         return ("angular rate is in the wrong unit: while the acceleration shows movement "
                 f"{moving_s}, 95 % of |angular rate| stays under {p95_dps:.3g} deg/s, where a "
-                "pelvis or foot turns at tens to hundreds of deg/s; it looks like rad/s written "
-                "under _dps columns (values in rad/s stored as deg/s); rename the columns "
-                "gyr_*_rads")
+                "pelvis or foot turns at tens to hundreds of deg/s; " + (
+                    "it looks like rad/s written under _dps columns (values in rad/s stored as "
+                    "deg/s); rename the columns gyr_*_rads" if text_file else
+                    "it looks like values in rad/s were converted as if they were deg/s by the "
+                    "program that wrote the file"))
     if p95_rads > GYR_FAST_RADS or ratio > GYR_FAST_DPS_PER_G:
         return ("angular rate is in the wrong unit: while the acceleration shows movement "
                 f"{moving_s}, |angular rate| exceeds {p95_rads:.3g} rad/s ({p95_dps:.4g} "
-                "deg/s) 5 % of the time, far faster than a pelvis or foot turns; it looks like "
-                "deg/s written under _rads columns (values in deg/s stored as rad/s); rename "
-                "the columns gyr_*_dps")
+                "deg/s) 5 % of the time, far faster than a pelvis or foot turns; " + (
+                    "it looks like deg/s written under _rads columns (values in deg/s stored as "
+                    "rad/s); rename the columns gyr_*_dps" if text_file else
+                    "it looks like values in deg/s were stored as rad/s by the program that "
+                    "wrote the file"))
     return None
 
 

@@ -28,6 +28,8 @@ TREND_ONLY = {
 }
 
 MIN_STEPS_PER_SIDE = 5
+#: Running time (s) from which the summary describes the running steps only.
+RUN_SUMMARY_S = 60.0
 
 
 def finite_median(x: np.ndarray) -> float:
@@ -77,9 +79,14 @@ def summarize(
     step_time = steps["step_time_s"]
     running = gait == "run"
     walking = gait == "walk"
-    # The metrics describe the running when there is some (a warm-up walk must not pull the
-    # cadence or the contact time towards walking values), else all the steps.
-    use_running = bool(running.sum() >= 2 * MIN_STEPS_PER_SIDE)
+    # The metrics describe the running when the session is a run: at least RUN_SUMMARY_S of
+    # running, or more running steps than walking ones (a warm-up walk must not pull the
+    # cadence or the contact time towards walking values, nor a few jogged steps make a walk
+    # a run); else all the steps.
+    finite_step = np.isfinite(step_time)
+    run_s = float(step_time[running & finite_step].sum())
+    use_running = bool(running.sum() >= 2 * MIN_STEPS_PER_SIDE
+                       and (run_s >= RUN_SUMMARY_S or running.sum() >= walking.sum()))
     rows = running if use_running else np.ones(len(steps), bool)
     side = steps["side"][rows]
     first, last = drift_windows(steps["step_time_s"][rows])
@@ -92,8 +99,7 @@ def summarize(
             if len(steps) == 0:
                 unavailable[name] = "no steps were detected"
             elif not running.any():
-                unavailable[name] = ("measured in running only (walking has no flight phase and "
-                                     "the trunk does not show its toe-off)")
+                unavailable[name] = "measured on running steps only (here all steps are walking)"
             else:
                 unavailable[name] = "could not be measured on any step"
             continue
@@ -126,12 +132,11 @@ def summarize(
         if name in TREND_ONLY:
             entry["note"] = TREND_ONLY[name]
         metrics[name] = entry
-    finite_step = np.isfinite(step_time)
     summary: dict[str, Any] = {
         "step_count": len(steps),
         "steps_running": int(running.sum()),
         "steps_walking": int(walking.sum()),
-        "time_running_s": float(step_time[running & finite_step].sum()),
+        "time_running_s": run_s,
         "time_walking_s": float(step_time[walking & finite_step].sum()),
         "steps_left": int((steps["side"] == "left").sum()),
         "steps_right": int((steps["side"] == "right").sum()),
@@ -214,8 +219,11 @@ def format_summary(summary: dict[str, Any]) -> str:
                      "is in summary.json")
     if (summary["step_count"] and not summary["steps_left"] and not summary["steps_right"]
             and summary.get("steps_running")):
-        lines.append("sides unknown: in running, left and right come from the gyroscope (or "
-                     "shoe sensors); without one the left/right columns are empty")
+        no_gyro = "no gyroscope" in str(summary.get("pelvis_neutral", ""))
+        lines.append("sides unknown: " + (
+            "in running, left and right come from the gyroscope (or shoe sensors); without one "
+            "the left/right columns are empty" if no_gyro else
+            "the pelvis' left/right pattern was not clear enough to name them"))
     if summary.get("metrics_over") == "running steps" and summary.get("steps_walking"):
         lines.append(f"metrics below: the {summary['steps_running']} running steps (the "
                      f"{summary['steps_walking']} walking steps are counted above only)")

@@ -314,7 +314,7 @@ def data_quality(run: RunData) -> str:
                 f"shoes vs sacrum: clock offset {num(1000 * float(shoes['time_offset_s']), 3)} ms "
                 "(found from the events); "
                 f"{num(shoes.get('sacral_steps_matched_pct'), 3)} % of sacral steps matched a "
-                "shoe contact (their side and timing come from the shoes)."
+                "shoe contact (they take their side and contact time from the shoes)."
             )
         for part in (s, shoes):
             for name, reason in (part.get("unavailable") or {}).items():
