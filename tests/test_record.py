@@ -136,6 +136,17 @@ def test_missing_output_folder(tmp_path, capsys):
     assert "does not exist" in capsys.readouterr().err
 
 
+def test_an_existing_file_of_another_kind_is_refused_for_its_name_not_its_existence(
+        tmp_path, capsys):
+    """`--overwrite` would not help with a .csv: the message says what would."""
+    other = tmp_path / "run.csv"
+    other.write_text("keep me")
+    for extra in ([], ["--overwrite"]):
+        assert main(["record", "--sim", "--out", str(other), *extra]) == 2
+        assert "ending in .mcap" in capsys.readouterr().err
+    assert other.read_text() == "keep me"
+
+
 def test_device_names_are_escaped_in_the_terminal():
     from types import SimpleNamespace
 

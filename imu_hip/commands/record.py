@@ -85,12 +85,12 @@ def parse_sim(text: str) -> tuple[str, ...]:
 
 def check_out(path: Path, overwrite: bool) -> None:
     """Fail before connecting if the recording cannot be written."""
-    if path.exists() and not overwrite:
-        raise ImuHipError(f"{path}: exists; choose another --out or add --overwrite")
     if path.exists() and path.is_dir():
         raise ImuHipError(f"{path}: is a folder, expected a file name")
-    if path.suffix.lower() != ".mcap":
+    if path.suffix.lower() != ".mcap":  # first: --overwrite never applies to another kind
         raise ImuHipError(f"{path}: expected a recording file name ending in .mcap")
+    if path.exists() and not overwrite:
+        raise ImuHipError(f"{path}: exists; choose another --out or add --overwrite")
     if not path.parent.exists():
         raise ImuHipError(f"{path.parent}: folder does not exist")
 
