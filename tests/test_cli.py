@@ -358,3 +358,5 @@ def test_a_short_hip_stream_beside_shoes_leaves_the_shoes_analysed(tmp_path, cap
     assert "note: the hip (sacral) stream" in out and "at least 4.5 s" in out
     summary = json.loads((tmp_path / "o" / "summary.json").read_text())
     assert summary["stride_count"] > 30 and "hip_not_analysed" in summary
+    assert main(["report", str(tmp_path / "s.mcap"), "--out", str(tmp_path / "r.html")]) == 0
+    assert "hip not analysed" in (tmp_path / "r.html").read_text(encoding="utf-8")

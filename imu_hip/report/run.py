@@ -306,6 +306,8 @@ def data_quality(run: RunData) -> str:
                 "sensor's range limit (clipped); strides over them are marked."
             )
     for s in run.summaries:
+        if s.get("hip_not_analysed"):
+            notes.append(f"hip not analysed: {s['hip_not_analysed']}.")
         shoes = s.get("shoes") if isinstance(s.get("shoes"), dict) else {}
         if shoes.get("error"):
             notes.append(f"shoes not analysed: {shoes['error']}")
