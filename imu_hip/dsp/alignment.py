@@ -45,18 +45,18 @@ Body frame: x forward, y left, z up (right-handed); ``body = rotation @ sensor``
    forward axis is the horizontal projection of the sensor axis closest to horizontal, positive
    direction (arbitrary), and ``forward_quality`` is 0.
 
-A **clipped vertical channel** is not rotated: when the sensor axis nearest to vertical reads one
-constant value at its low end, below 1 G, in at least ``_CLIP_MIN_SHARE`` of the samples (with at
-least 1 G of signal above it), the values below that floor were cut off (published data sets set
-negative vertical values to 0) if that value occurs at least ``_CLIP_SPIKE`` times as often as
-any other value within ``_CLIP_BAND_G`` above it (quantisation and zero-filled dropouts do not
-look like that: see :func:`_clipped_floor`). The events are
-timed on the vertical between about 0 and 1 G
-(flight, toe-off, the start of the rise), exactly where such a floor cuts, and rotating by the
-tilt would spread the cut samples into every axis there. That axis is then taken as vertical
-(sign from gravity), the tilt from gravity is left in and reported (``clipped``), and
-``vertical_quality`` drops with it (``exp(-(spread + tilt) / 10°)``). A range limit at the top
-(impact peaks, >= ~2 G) does not qualify: it only cuts peaks, which the pipeline handles per step.
+A **clipped vertical channel** is not rotated. The sensor axis nearest to vertical counts as
+clipped when it reads one constant value at its low end, below 1 G, in at least
+``_CLIP_MIN_SHARE`` of the samples, with at least 1 G of signal above it, and that value occurs
+at least ``_CLIP_SPIKE`` times as often as any other value within ``_CLIP_BAND_G`` above it:
+the values below a floor were cut off (published data sets set negative vertical values to 0);
+quantisation and zero-filled dropouts do not look like that (:func:`_clipped_floor`). The events
+are timed on the vertical between about 0 and 1 G (flight, toe-off, the start of the rise),
+exactly where such a floor cuts, and rotating by the tilt would spread the cut samples into
+every axis there. That axis is then taken as vertical (sign from gravity), the tilt from gravity
+is left in and reported (``clipped``), and ``vertical_quality`` drops with it
+(``exp(-(spread + tilt) / 10°)``). A range limit at the top (impact peaks, >= ~2 G) does not
+qualify: it only cuts peaks, which the pipeline handles per step.
 
 A biaxial sensor (one axis all zeros) is handled: the horizontal acceleration is then confined to
 one line, which becomes forward (it cannot be checked that the missing axis is the ML one, so
