@@ -18,7 +18,7 @@ from imu_hip.metrics.summary import drift_windows, finite_median
 from imu_hip.pipeline import AnalysisResult, analyze, prepare_output_dir
 from imu_hip.sim import Simulation, demo_params, simulate
 from imu_hip.steps import StepTable
-from imu_hip.text import terminal_safe
+from imu_hip.text import wrote_line
 from imu_hip.validation import compare_steps, match_events
 
 #: Shoe metrics compared with the truth (per stride, matched by initial contact and side).
@@ -140,8 +140,7 @@ def run_demo(out_dir: Path, minutes: float = 10.0, seed: int = 7) -> AnalysisRes
     report_path = out_dir / "report.html"
     run = collect_run(result, metadata=sim.recording.metadata, source=str(recording_path))
     report_path.write_text(run_report_html(run), encoding="utf-8")
-    print("wrote " + ", ".join(terminal_safe(p) for p in [recording_path, *paths, truth_path,
-                                                         report_path]))
+    print(wrote_line([recording_path, *paths, truth_path, report_path]))
     print(
         "next: open report.html; try `imu-hip record --sim --duration 30 --out run.mcap` "
         "(live, simulated devices) and `imu-hip view --sim` (live viewer)"

@@ -646,8 +646,8 @@ def analyze(
         else:
             sensor = source
             shoes = []
-        from imu_hip.foot_pipeline import analyze_foot_result, with_shoes
-
+        if sensor is None or shoes or sensor.placement in ("left_foot", "right_foot"):
+            from imu_hip.foot_pipeline import analyze_foot_result, with_shoes  # hip alone: not
         if sensor is None:  # shoes only, no placement asked for: both shoes together
             result = analyze_foot_result(shoes, source=name)
         elif sensor.placement in ("left_foot", "right_foot"):

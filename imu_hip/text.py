@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 #: Bidirectional embedding/override/isolate marks: they can reorder the text shown after them.
 _BIDI = frozenset(range(0x202A, 0x202F)) | frozenset(range(0x2066, 0x206A))
@@ -12,6 +12,12 @@ def terminal_safe(text: object, max_len: int = 200) -> str:
     """``text`` with control characters (ANSI escapes, newlines...) shown as escapes, and cut
     to ``max_len`` characters, so a hostile name cannot rewrite the terminal."""
     return _escape(text, str.isprintable, max_len)
+
+
+def wrote_line(paths: Iterable[object]) -> str:
+    """The "wrote a, b, c" line a command prints after writing files (paths escaped: an output
+    name may come from an untrusted input name)."""
+    return "wrote " + ", ".join(terminal_safe(p) for p in paths)
 
 
 def escape_controls(text: object, max_len: int | None = None) -> str:

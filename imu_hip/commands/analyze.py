@@ -7,7 +7,7 @@ from pathlib import Path
 
 from imu_hip.cli import ProgressBar, body_mass_kg
 from imu_hip.model import PLACEMENTS
-from imu_hip.text import terminal_safe
+from imu_hip.text import terminal_safe, wrote_line
 
 ORDER = 10
 
@@ -71,5 +71,5 @@ def run(args: argparse.Namespace) -> int:
     paths = result.write(args.out) if args.out else []  # before printing: stdout may close
     print(format_result(result))
     if paths:
-        print("wrote " + ", ".join(terminal_safe(p) for p in paths))
+        print(wrote_line(paths))
     return 0

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from imu_hip.cli import ProgressBar, body_mass_kg
 from imu_hip.model import PLACEMENTS, ImuHipError
-from imu_hip.text import terminal_safe
+from imu_hip.text import wrote_line
 
 ORDER = 20
 
@@ -86,5 +86,5 @@ def run(args: argparse.Namespace) -> int:
             if len(results) > 1:
                 where = where / str(r.summary.get("placement", "stream"))
             written += r.write(where)
-    print("wrote " + ", ".join(terminal_safe(p) for p in written))
+    print(wrote_line(written))
     return 0
