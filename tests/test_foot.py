@@ -258,6 +258,22 @@ def test_wrong_placement_recognised(tmp_path):
         analyze(str(tmp_path / "hip.csv"), placement="right_foot")
 
 
+def test_hard_landing_sacrum_without_gyro_is_not_taken_for_a_shoe():
+    """An accelerometer-only sacrum whose impacts reach a shoe's level (99th percentile > 5.5 g,
+    as a downhill runner's does) is still a hip: it falls freely with the body in every flight
+    phase, which a foot never does. The shoe without its gyroscope is still a shoe."""
+    from imu_hip.model import SensorRecording
+
+    sim = simulate(RunnerParams(phases=(("run", 12.0),), impact_g=4.0, speed_mps=4.5,
+                                cadence_spm=180.0, shoe_impact_g=16.0), seed=1)
+    hip, shoe = sim.recording.sensor("sacrum"), sim.recording.sensor("left_foot")
+    assert np.percentile(np.linalg.norm(hip.acc_mps2, axis=1), 99) > 5.5 * G
+    assert looks_like_foot(hip.acc_mps2, None, hip.rate_hz) is False
+    assert looks_like_foot(shoe.acc_mps2, None, shoe.rate_hz) is True
+    acc_only = SensorRecording("hip", "sacrum", hip.rate_hz, hip.t_s, hip.acc_mps2)
+    assert len(analyze(acc_only).steps) >= 0.9 * 12.0 * 180.0 / 60.0  # 12 s at 180 steps/min
+
+
 def test_cli_writes_strides_csv(tmp_path):
     from imu_hip.cli import main
     from imu_hip.io import write_csv
