@@ -630,7 +630,7 @@ def _ic_running(s: np.ndarray, trough: np.ndarray, top: np.ndarray) -> np.ndarra
         base[shoulder], amp[shoulder], k_hi[shoulder], ok[shoulder] = _rise(
             s, trough[shoulder], top[shoulder], RISE_TOP)
         check = shoulder & ok & (k_hi > trough + 1)
-    ok &= k_hi > trough + 1
+    ok &= k_hi > trough  # (at 50 Hz a steep rise can reach RISE_TOP in one sample)
     if not ok.any():
         return out
     tr, kh, b0 = trough[ok], k_hi[ok], base[ok]
