@@ -414,6 +414,37 @@ def filter_effect(trials: list[Trial]) -> str:
          [f"{sacrum.FLIGHT_G:g} BW down-crossing (TO)", f"{m[2]:+.1f} ± {sd[2]:.1f} ms"]])
 
 
+def rate_effect(trials: list[Trial], rates: tuple[float, ...] = (200.0, 100.0, 60.0, 50.0)
+                ) -> str:
+    """Pooled running results of the full pipeline at lower sampling rates: wearables stream at
+    50-200 Hz, these trials were recorded at 500 Hz."""
+    from scipy.signal import resample_poly
+
+    body = []
+    for rate in (trials[0].rate_hz, *rates):
+        rows = []
+        for tr in trials:
+            if rate == tr.rate_hz:
+                sensor = tr.sensor
+            else:
+                acc = resample_poly(tr.acc_body_mps2, int(rate), int(round(tr.rate_hz)), axis=0)
+                acc[:, 2] = np.maximum(acc[:, 2], 0.0)
+                t = tr.extra["t_s"][0] + np.arange(acc.shape[0]) / rate  # type: ignore[index]
+                sensor = SensorRecording(tr.name, "sacrum", rate, t, acc)
+            rows.append((tr.name, running_stats(from_pipeline(sensor)[0], tr)))  # type: ignore
+        found = sum(int(r["found"]) for _, r in rows)  # type: ignore[call-overload]
+        refs = sum(int(r["n_ref"]) for _, r in rows)  # type: ignore[call-overload]
+        extra = sum(int(r["extra"]) for _, r in rows)  # type: ignore[call-overload]
+        ic = _ms(_pool(rows, "ic_err"))
+        body.append([f"{rate:.0f}", f"{found}/{refs}", str(extra), _f(ic["mean"], "{:+.1f}"),
+                     _f(ic["mae"]),
+                     _f(_ms(_pool(rows, "to_err"))["mean"], "{:+.1f}"),
+                     _f(_ms(_pool(rows, "ct_err"))["rmse"]),
+                     _f(_ms(_pool(rows, "step_err"))["mae"])])
+    return md_table(["rate (Hz)", "found", "extra", "IC err", "IC MAE", "TO err", "CT RMSE",
+                     "ST MAE"], body)
+
+
 def alignment_note(results: list[tuple[str, imu_hip.AnalysisResult]]) -> str:
     """Angle between the vertical found by the pipeline and the sensor's z channel, and
     whether the alignment found that channel clipped."""
@@ -996,6 +1027,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nEffect of the {sacrum.EVENT_LOWPASS_HZ:g} Hz zero-phase low-pass on event times, "
           "measured on the force-plate vGRF itself:\n")
     print(filter_effect(trials))
+    print("\n### Sampling rate (full pipeline on the trials resampled, anti-aliased by "
+          "`scipy.signal.resample_poly`, negatives clipped again)\n")
+    print(rate_effect(trials))
     if (root / "sacrum_running_raw_sample").is_dir():
         raw = running_raw_sample(root)
         print(f"\n### Raw clip (`sacrum_running_raw_sample`, "

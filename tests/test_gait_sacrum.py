@@ -553,17 +553,23 @@ def test_real_trial_03_at_low_rates(rate):
     """The real excerpt resampled to a wearable's rate (anti-aliased, negatives clipped again as
     the data set's sensor does). Its force rises from flight to half its peak in ~15 ms, so at
     50 Hz the rise is one sample: every contact must still be found, none extra, initial contact
-    within half a sample on average."""
+    within half a sample on average, and its mean offset from the force plate within a fifth of
+    a sample of the one at the recorded 500 Hz (the tangent is drawn on a fine grid)."""
     from scipy.signal import resample_poly
 
     acc, rate0, ref = _trial_03()
+    native = detect_sacral_events(acc, None, rate0)
+    i_e, i_r = match_events(native.ic / rate0, ref["t_on_s"], 0.1)
+    offset0 = np.mean(native.ic[i_e] / rate0 - ref["t_on_s"][i_r])
     low = resample_poly(acc, int(rate), int(round(rate0)), axis=0)
     low[:, 2] = np.maximum(low[:, 2], 0.0)
     ev = detect_sacral_events(low, None, rate)
     i_e, i_r = match_events(ev.ic / rate, ref["t_on_s"], 0.1)
     assert i_r.size >= ref.size - 1  # (the first contact is within the filter's start margin)
     assert ev.ic.size - i_e.size <= 1  # at most the contact cut by the end of the file
-    assert np.mean(np.abs(ev.ic[i_e] / rate - ref["t_on_s"][i_r])) <= 0.5 / rate
+    err = ev.ic[i_e] / rate - ref["t_on_s"][i_r]
+    assert np.mean(np.abs(err)) <= 0.5 / rate
+    assert abs(np.mean(err) - offset0) <= 0.2 / rate
 
 
 # --------------------------------------------------------------------------- vectorised helpers
