@@ -668,7 +668,8 @@ def _ic_running_fine(az_g: np.ndarray, s: np.ndarray, trough: np.ndarray, top: n
         return _ic_running(s, trough, top)
     n = az_g.shape[0]
     fine = np.interp(np.arange((n - 1) * m + 1) / m, np.arange(n), az_g)
-    s_fine = np.maximum(_lowpass(fine, EVENT_LOWPASS_HZ, rate_hz * m), 0.0)
+    cutoff = min(EVENT_LOWPASS_HZ, 0.4 * rate_hz)  # the cut-off ``s`` had
+    s_fine = np.maximum(_lowpass(fine, cutoff, rate_hz * m), 0.0)
     return _ic_running(s_fine, trough * m, top * m) / m
 
 
