@@ -28,6 +28,7 @@ appear within ``frame_s + margin_s``); offline analysis uses a long one for spee
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -471,6 +472,12 @@ def _jsonable(x: Any) -> Any:
     return x
 
 
+def _duration_text(seconds: float) -> str:
+    """A duration (s) rounded down to the millisecond, so one just under a limit never prints as
+    the limit itself."""
+    return f"{math.floor(seconds * 1000.0) / 1000.0:g}"
+
+
 def analyze_sensor(
     sensor: SensorRecording,
     mass_kg: float | None = None,
@@ -498,9 +505,9 @@ def analyze_sensor(
         raise ImuHipError(f"axes must be one of {', '.join(AXES)}, got {axes!r}")
     where = source or f"sensor {sensor.sensor_id!r}"
     if sensor.duration_s < MIN_SEGMENT_S:
-        raise InputError(where, f"only {sensor.duration_s:.3g} s of hip (sacral) data; at least "
-                         f"{MIN_SEGMENT_S:g} s is needed to find steps (three of the slowest "
-                         f"steps, {MAX_STEP_S:g} s each)")
+        raise InputError(where, f"only {_duration_text(sensor.duration_s)} s of hip (sacral) "
+                         f"data; at least {MIN_SEGMENT_S:g} s is needed to find steps (three of "
+                         f"the slowest steps, {MAX_STEP_S:g} s each)")
     if axes == "body":
         _check_declared_axes(sensor, where)
     from imu_hip.gait.foot import looks_like_foot
@@ -639,13 +646,14 @@ def analyze(
             recording = read_recording(source, placement=placement)
             sensor = _choose_sensor(recording, placement)
             shoes = [s for s in recording.sensors if s.placement in ("left_foot", "right_foot")]
-        elif isinstance(source, Recording):
-            recording = source
-            sensor = _choose_sensor(source, placement)
-            shoes = [s for s in source.sensors if s.placement in ("left_foot", "right_foot")]
-        else:
-            sensor = source
-            shoes = []
+        else:  # in memory: the same checks as a file's
+            recording = source if isinstance(source, Recording) else Recording([source])
+            sensor = _choose_sensor(source, placement) if isinstance(source, Recording) else source
+            shoes = [s for s in recording.sensors if s.placement in ("left_foot", "right_foot")]
+            for s in [sensor] if sensor is not None else shoes:
+                validate_recording(Recording([s], recording.metadata), f"sensor {s.sensor_id!r}")
+            if sensor is not None:
+                shoes = [s for s in shoes if _is_valid(s, recording.metadata)]
         if sensor is None or shoes or sensor.placement in ("left_foot", "right_foot"):
             from imu_hip.foot_pipeline import analyze_foot_result, with_shoes  # hip alone: not
         if sensor is None:  # shoes only, no placement asked for: both shoes together
@@ -656,7 +664,8 @@ def analyze(
             result = analyze_foot_result(shoes, source=name)
             result.summary["hip_not_analysed"] = (
                 f"the hip (sacral) stream {sensor.sensor_id!r} has only "
-                f"{sensor.duration_s:.3g} s of data; at least {MIN_SEGMENT_S:g} s is needed")
+                f"{_duration_text(sensor.duration_s)} s of data; at least {MIN_SEGMENT_S:g} s is "
+                "needed")
         else:
             result = analyze_sensor(sensor, mass_kg=mass_kg, axes=axes, progress=progress,
                                     source=name)

@@ -488,6 +488,27 @@ def test_bad_timestamps_not_increasing(tmp_path: Path, bad_time: float, word: st
     assert word in problem and "line 52" in problem
 
 
+def test_batched_timestamps_are_named(tmp_path: Path) -> None:
+    """A logger that stamps each Bluetooth packet (10 samples) instead of each sample: the
+    message says so and what to do, not just "duplicate"."""
+    rows = [f"{(i // 10) * 0.1!r},0.01,-0.02,9.8" for i in range(500)]
+    problem = problem_of(write_text(tmp_path / "ble.csv", HEADER + "\n" + "\n".join(rows) + "\n"))
+    assert "batches" in problem and "10 samples share each time" in problem
+    assert "line 3" in problem and "spread each batch" in problem
+
+
+@pytest.mark.parametrize(("rate_hz", "ok"), [(49.2, True), (48.5, False)])
+def test_a_50_hz_sensor_whose_clock_runs_slow_is_accepted(tmp_path: Path, rate_hz: float,
+                                                          ok: bool) -> None:
+    """MEMS oscillators are off by 1-2 %: a 50 Hz sensor measured at 49.2 Hz is read, 48.5 Hz
+    is refused as under 50 Hz."""
+    path = write_text(tmp_path / "slow50.csv", HEADER + "\n" + still_rows(300, rate_hz=rate_hz))
+    if ok:
+        assert read_recording(path).sensors[0].rate_hz == pytest.approx(rate_hz)
+    else:
+        assert "at least 50 Hz" in problem_of(path)
+
+
 def test_bad_too_short(tmp_path: Path) -> None:
     text = HEADER + "\n" + still_rows(150, rate_hz=100.0)  # 1.49 s
     problem = problem_of(write_text(tmp_path / "short.csv", text))

@@ -3,12 +3,13 @@
 from functools import cache
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy.signal import butter, sosfiltfilt
 from test_gait_sacrum import _running_tails
 
-from imu_hip.model import Block, G, SensorRecording
+from imu_hip.model import Block, G, InputError, SensorRecording
 from imu_hip.pipeline import PELVIS_COLUMNS, SacralStage, analyze, analyze_sensor, push_all
 from imu_hip.sim import RunnerParams, simulate
 from imu_hip.steps import TEXT_COLUMNS
@@ -190,3 +191,33 @@ def test_a_non_finite_live_sample_is_a_lost_sample_not_the_end_of_the_analysis()
     assert np.sum(b["t_ic_s"] > t_bad + 1.0) == after.sum() > 50  # the analysis went on
     assert len(b) == len(a)
     np.testing.assert_allclose(b["t_ic_s"], a["t_ic_s"], atol=0.002)
+
+
+def test_in_memory_recordings_get_the_same_checks_as_files():
+    """A SensorRecording passed to analyze() is checked as a file is: times in milliseconds,
+    packet-stamped (batched) times and a gyroscope that did not record are refused with the
+    file's message instead of giving no steps or zero pelvis angles."""
+    sim = simulate(RunnerParams(phases=(("run", 12.0),)), seed=4, placements=("sacrum",))
+    s = sim.recording.sensor("sacrum")
+    cases = {
+        "milliseconds": SensorRecording("ms", "sacrum", s.rate_hz, s.t_s * 1000.0, s.acc_mps2),
+        "batches": SensorRecording("ble", "sacrum", s.rate_hz,
+                                   s.t_s[(np.arange(len(s)) // 10) * 10], s.acc_mps2),
+        "did not record": SensorRecording("dead", "sacrum", s.rate_hz, s.t_s, s.acc_mps2,
+                                          np.zeros_like(s.acc_mps2)),
+    }
+    for words, sensor in cases.items():
+        with pytest.raises(InputError, match=words) as info:
+            analyze(sensor)
+        assert info.value.source == f"sensor {sensor.sensor_id!r}"
+    assert len(analyze(s).steps) > 20  # the intact recording is analysed
+
+
+def test_a_hip_stream_just_under_the_minimum_says_by_how_much():
+    """4.498 s must not print as "only 4.5 s ...; at least 4.5 s is needed"."""
+    sim = simulate(RunnerParams(phases=(("run", 6.0),)), seed=4, placements=("sacrum",))
+    s = sim.recording.sensor("sacrum")
+    n = int(4.498 * s.rate_hz) + 1
+    short = SensorRecording("short", "sacrum", s.rate_hz, s.t_s[:n], s.acc_mps2[:n])
+    with pytest.raises(InputError, match=r"only 4\.49\d s of hip"):
+        analyze(short)

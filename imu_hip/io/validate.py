@@ -4,8 +4,9 @@ Thresholds (physics, not fitted to any file):
 
 - at least :data:`MIN_DURATION_S` (2 s) of data: a few running or walking steps (step time
   0.25-0.6 s);
-- a sample rate of at least :data:`MIN_RATE_HZ` (50 Hz): initial contact needs a resolution of
-  about 20 ms; a stated (nominal) rate must agree with the timestamps within
+- a sample rate of at least :data:`MIN_RATE_HZ` (50 Hz, less :data:`CLOCK_TOLERANCE`): initial
+  contact needs a resolution of about 20 ms; a stated (nominal) rate must agree with the
+  timestamps within
   :data:`RATE_TOLERANCE` (10 %), because gaps are found from it;
 - no acceleration above :data:`MAX_ACC_G` and no angular rate above :data:`MAX_GYR_RADS`
   (beyond any IMU's range: a corrupted sample);
@@ -39,6 +40,9 @@ from imu_hip.model import G, InputError, Recording, SensorRecording
 
 MIN_DURATION_S = 2.0
 MIN_RATE_HZ = 50.0
+#: How far below MIN_RATE_HZ a measured rate may be: a 50 Hz sensor's own clock (an internal
+#: MEMS oscillator) is typically off by up to +-1-2 %, which changes nothing in the analysis.
+CLOCK_TOLERANCE = 0.02
 RATE_TOLERANCE = 0.10
 ACC_MEDIAN_RANGE_G = (0.3, 3.0)
 #: Beyond these no wearable IMU measures (largest MEMS ranges: +-400 g, +-4000 deg/s = 70 rad/s):
@@ -121,6 +125,12 @@ def _sensor_problem(s: SensorRecording, lines: int | None) -> str | None:
     if bad.size:
         i = int(bad[0]) + 1
         if dt[i - 1] == 0:
+            batch = _batched(dt)
+            if batch:
+                return (f"timestamps come in batches: {batch} samples share each time (e.g. at "
+                        f"{_where(i, lines)}, time_s = {float(s.t_s[i])!r}), as when a logger "
+                        "stamps each Bluetooth packet instead of each sample; give every sample "
+                        "its own time (spread each batch at the sensor's sample rate)")
             return (f"duplicate timestamp at {_where(i, lines)} (time_s = {float(s.t_s[i])!r} "
                     "repeats); time must increase strictly")
         return (f"timestamps go backwards at {_where(i, lines)} ({float(s.t_s[i])!r} s after "
@@ -129,7 +139,7 @@ def _sensor_problem(s: SensorRecording, lines: int | None) -> str | None:
         return f"only one sample; at least {MIN_DURATION_S:g} s of data is needed"
 
     measured_hz = 1.0 / float(np.median(dt))
-    if measured_hz < MIN_RATE_HZ * (1.0 - 1e-6):  # 50 Hz timestamps may round to 49.9999999
+    if measured_hz < MIN_RATE_HZ * (1.0 - CLOCK_TOLERANCE):
         hint = ""
         if MIN_RATE_HZ <= measured_hz * 1000 <= 20000:
             hint = " (time_s looks like milliseconds; convert it to seconds)"
@@ -172,6 +182,18 @@ def _sensor_problem(s: SensorRecording, lines: int | None) -> str | None:
                     f"{_where(i, lines)} is beyond any gyroscope's range (at most "
                     f"{MAX_GYR_RADS:g} rad/s): a corrupted sample")
     return None
+
+
+def _batched(dt: np.ndarray) -> str:
+    """The typical batch size ("5" or "5-20") when at least half of the time steps ``dt`` are
+    zero (samples stamped per packet), else ""."""
+    zero = dt == 0
+    if zero.mean() < 0.5:
+        return ""
+    starts = np.flatnonzero(np.diff(np.concatenate(([False], zero, [False])).astype(np.int8)))
+    sizes = starts[1::2] - starts[::2] + 1  # zero steps in a run, plus the run's first sample
+    lo, hi = (int(v) for v in np.percentile(sizes, [10, 90]))
+    return str(lo) if lo == hi else f"{lo}-{hi}"
 
 
 def _first_non_finite(s: SensorRecording, lines: int | None) -> str:
