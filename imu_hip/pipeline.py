@@ -40,7 +40,7 @@ import numpy as np
 from imu_hip.dsp.alignment import Alignment, estimate_alignment
 from imu_hip.dsp.frames import Frame, SegmentFrames
 from imu_hip.dsp.orientation import PelvisOrientation
-from imu_hip.dsp.resample import Resampler, ResamplerCounts, UniformChunk
+from imu_hip.dsp.resample import MAX_FILL_S, Resampler, ResamplerCounts, UniformChunk
 from imu_hip.dsp.still import still_mask
 from imu_hip.gait.foot import clipped_mask
 from imu_hip.gait.sacrum import CONTEXT_S, MAX_STEP_S, MIN_SEGMENT_S, detect_sacral_events
@@ -562,6 +562,19 @@ def _check_declared_axes(sensor: SensorRecording, where: str) -> None:
                          "g); leave --axes at auto to find the sensor's orientation")
 
 
+def short_pieces_s(t_s: np.ndarray) -> float:
+    """Seconds of data in gap-free pieces shorter than MIN_SEGMENT_S (holes longer than
+    MAX_FILL_S end a piece): too short to find steps in, so not analysed."""
+    t = np.asarray(t_s, dtype=np.float64)
+    if t.size < 2:
+        return 0.0
+    cut = np.flatnonzero(np.diff(t) > MAX_FILL_S) + 1
+    first = np.concatenate(([0], cut))
+    last = np.concatenate((cut - 1, [t.size - 1]))
+    length = t[last] - t[first]
+    return float(length[length < MIN_SEGMENT_S].sum())
+
+
 def result_from_stage(
     stage: SacralStage,
     steps: StepTable,
@@ -587,6 +600,7 @@ def result_from_stage(
         "filled_samples": stage.filled_samples_,
         "steps_dropped_at_packet_loss": stage.steps_dropped_,
         "steps_accelerometer_saturated": stage.steps_saturated_,
+        "unanalysed_s": short_pieces_s(sensor.t_s),
         "mass_kg": mass_kg,
         "alignment": None
         if alignment is None

@@ -221,3 +221,22 @@ def test_a_hip_stream_just_under_the_minimum_says_by_how_much():
     short = SensorRecording("short", "sacrum", s.rate_hz, s.t_s[:n], s.acc_mps2[:n])
     with pytest.raises(InputError, match=r"only 4\.49\d s of hip"):
         analyze(short)
+
+
+def test_pieces_too_short_between_gaps_are_reported_not_hidden():
+    """A 40 s run with a 0.3 s dropout every 4 s leaves only 3.7 s pieces, each too short to
+    find steps in: the summary and the printed text say how much was not analysed."""
+    from imu_hip.metrics.summary import format_summary
+
+    sim = simulate(RunnerParams(phases=(("run", 40.0),)), seed=2, placements=("sacrum",))
+    s = sim.recording.sensor("sacrum")
+    keep = np.ones(len(s), bool)
+    for t0 in np.arange(4.0, 40.0, 4.0):
+        keep &= ~((s.t_s >= t0) & (s.t_s < t0 + 0.3))
+    res = analyze(SensorRecording("x", "sacrum", s.rate_hz, s.t_s[keep], s.acc_mps2[keep]))
+    assert len(res.steps) == 0
+    assert 35.0 < res.summary["unanalysed_s"] < 37.5  # 10 pieces of 3.7 s (the first 4 s)
+    assert "not analysed: 0:3" in format_summary(res.summary)
+    whole = analyze(s)
+    assert whole.summary["unanalysed_s"] == 0.0
+    assert "not analysed" not in format_summary(whole.summary)

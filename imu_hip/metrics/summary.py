@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from imu_hip.gait.sacrum import MIN_SEGMENT_S
 from imu_hip.model import STEP_COLUMNS, G
 from imu_hip.steps import TEXT_COLUMNS, StepTable
 
@@ -190,6 +191,11 @@ def format_summary(summary: dict[str, Any]) -> str:
         lines.append(
             f"gaps {summary['gaps']}, samples dropped (out of order or not a number) "
             f"{summary.get('dropped_samples', 0)}"
+        )
+    if summary.get("unanalysed_s"):
+        lines.append(
+            f"not analysed: {_clock(summary['unanalysed_s'])} (m:s) of data in pieces shorter "
+            f"than {MIN_SEGMENT_S:g} s between gaps (too short to find steps in)"
         )
     if summary.get("holes_filled"):
         lines.append(

@@ -289,6 +289,11 @@ def data_quality(run: RunData) -> str:
                 f"sensor {s.get('sensor_id', '?')}: {s['gaps']} gap(s) in the data; no step is "
                 "counted across a gap, so step counts and distance are slightly low."
             )
+        if s.get("unanalysed_s"):
+            notes.append(
+                f"sensor {s.get('sensor_id', '?')}: {num(float(s['unanalysed_s']), 3)} s of data "
+                "lie in pieces between gaps too short to find steps in, and were not analysed."
+            )
     loss = {k: v for k, v in run.metadata.items() if any(w in k.lower() for w in LOSS_WORDS)}
     if loss:
         notes += [f"recording: {k} = {v}" for k, v in loss.items()]
