@@ -36,7 +36,8 @@ whose own detection reads 2-3 s further; so an event found in a window with
    spreads its ends symmetrically, so the foot of the tangent does not move with the filter; the
    impact peak does not enter; a shoulder (a small impact transient peaking below
    :data:`RISE_TOP`, then a dip) ends the edge at its peak. Below :data:`IC_GRID_HZ` the tangent
-   is drawn on a finer, interpolated grid (:func:`_ic_running_fine`).
+   is drawn on a finer, interpolated grid (:func:`_ic_running_fine`). The trough is the lowest
+   point of the flight phase (:func:`_flight_trough`), not a soft-tissue dip after the impact.
 5. Initial contact, walking: the steepest rise of ``a_z`` before the loading peak (heel strike
    loads the leading leg faster than anything else in the stride).
 6. Toe-off, running: the first fall of ``a_z`` through :data:`FLIGHT_G` after the active peak,
@@ -577,7 +578,8 @@ def _regular(peaks: np.ndarray, rate_hz: float) -> np.ndarray:
 
 def _troughs(az: np.ndarray, peaks: np.ndarray, rate_hz: float) -> tuple[np.ndarray, np.ndarray]:
     """Each hump's lowest point before and after it, searched up to the neighbouring hump and at
-    most one longest step away (humps further apart share nothing)."""
+    most one longest step away (humps further apart share nothing). Between two humps, the one
+    before the later hump is its flight trough (:func:`_flight_trough`)."""
     n = az.shape[0]
     lim = int(MAX_STEP_S * rate_hz)
     prev_pk = np.concatenate(([-lim], peaks[:-1]))
@@ -594,9 +596,32 @@ def _troughs(az: np.ndarray, peaks: np.ndarray, rate_hz: float) -> tuple[np.ndar
     left[own] = _seg_argext(az, a[own], peaks[own], largest=False)
     after = np.append(~shared[1:], True)  # right troughs not shared with the next hump
     right[after] = _seg_argext(az, peaks[after], b[after], largest=False)
-    right[:-1][shared[1:]] = left[1:][shared[1:]] = _seg_argext(
-        az, peaks[:-1][shared[1:]], peaks[1:][shared[1:]], largest=False)
+    i0, i1 = peaks[:-1][shared[1:]], peaks[1:][shared[1:]]
+    right[:-1][shared[1:]] = _seg_argext(az, i0, i1, largest=False)
+    left[1:][shared[1:]] = _flight_trough(az, i0, i1)
     return left, right
+
+
+def _flight_trough(az: np.ndarray, i0: np.ndarray, i1: np.ndarray) -> np.ndarray:
+    """The trough between two humps at ``i0`` and ``i1``: the lowest point of the first stretch
+    below FLIGHT_G after ``i0`` (the flight phase: the first fall through FLIGHT_G after a
+    contact's hump is its toe-off, as in :func:`_toe_off_running`), else of the whole interval.
+    A soft-tissue dip just after the next landing's impact can reach lower than the flight
+    itself; it is part of that contact, not the trough before it."""
+    below = np.flatnonzero(az < FLIGHT_G)
+    above = np.flatnonzero(az >= FLIGHT_G)
+    lo, hi = i0, i1
+    if below.size:
+        k = np.searchsorted(below, i0)
+        first = below[np.minimum(k, below.size - 1)]
+        has = (k < below.size) & (first <= i1)  # a stretch below FLIGHT_G starts in the interval
+        lo = np.where(has, first, i0)
+        end = i1
+        if above.size:  # the stretch ends before the first sample back above FLIGHT_G
+            m = np.searchsorted(above, lo)
+            end = np.where(m < above.size, above[np.minimum(m, above.size - 1)] - 1, i1)
+        hi = np.where(has, np.minimum(end, i1), i1)
+    return _seg_argext(az, lo, hi, largest=False)
 
 
 def _ic_running(s: np.ndarray, trough: np.ndarray, top: np.ndarray) -> np.ndarray:
