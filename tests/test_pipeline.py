@@ -240,3 +240,22 @@ def test_pieces_too_short_between_gaps_are_reported_not_hidden():
     whole = analyze(s)
     assert whole.summary["unanalysed_s"] == 0.0
     assert "not analysed" not in format_summary(whole.summary)
+
+
+def test_a_sprinter_mostly_in_free_fall_is_not_taken_for_a_unit_mistake(tmp_path):
+    """At 5.5 m/s with a duty factor of 0.26 the simulated trunk reads ~0 g over half the time
+    (median |a| ~0.2 g); its mean acceleration is still gravity, so the file is analysed. The
+    same numbers written as g under m/s² columns are still refused."""
+    from imu_hip.io import write_csv
+
+    sim = simulate(RunnerParams(phases=(("run", 20.0),), rate_hz=200.0, speed_mps=5.5,
+                                cadence_spm=190.0, duty_factor=0.26, foot_strike="fore"),
+                   seed=2, placements=("sacrum",))
+    s = sim.recording.sensor("sacrum")
+    assert np.median(np.linalg.norm(s.acc_mps2, axis=1)) < 0.3 * G
+    write_csv(s, tmp_path / "sprint.csv")
+    res = analyze(str(tmp_path / "sprint.csv"))
+    assert len(res.steps) > 50 and np.all(res.steps["gait"] == "run")
+    wrong = SensorRecording("g", "sacrum", s.rate_hz, s.t_s, s.acc_mps2 / G)
+    with pytest.raises(InputError, match="wrong unit"):
+        analyze(wrong)
