@@ -22,7 +22,8 @@ whose own detection reads 2-3 s further; so an event found in a window with
 1. ``a_z`` in g, zero-phase low-pass at :data:`EVENT_LOWPASS_HZ`, clipped at 0 g (a foot cannot
    pull the body down; negative values are the trunk moving relative to the centre of mass in
    flight, not contact). A zero-phase filter does not delay events.
-2. Step humps: peaks of ``a_z`` low-passed at :data:`HUMP_LOWPASS_HZ` (one hump per contact)
+2. Step humps: peaks of ``a_z`` (a three-sample median first, so one corrupted sample does not
+   reshape its neighbourhood) low-passed at :data:`HUMP_LOWPASS_HZ` (one hump per contact)
    that are periodic over two cycles, regular in time, similar to a neighbour, and part of a bout
    of at least two strides. Standing, shaking and irregular jumps are not gait. Walking in daily
    life (turns, slow or asymmetric steps, starts and stops) changes its step time from step to
@@ -206,7 +207,8 @@ def detect_sacral_events(
     az_g = acc[:, 2] / G
     az = _lowpass(az_g, EVENT_LOWPASS_HZ, rate_hz)
     s = np.maximum(az, 0.0)
-    peaks = _find_humps(az_g, rate_hz, az=az, ax_g=acc[:, 0] / G)
+    # (the humps come from the step-rate content: a single corrupted sample must not hide them)
+    peaks = _find_humps(_median3(az_g), rate_hz, az=az, ax_g=_median3(acc[:, 0] / G))
     if peaks.size == 0:
         return _empty()
     left, right = _troughs(az, peaks, rate_hz)
@@ -262,6 +264,17 @@ def _lowpass(x: np.ndarray, cutoff_hz: float, rate_hz: float, order: int = 4) ->
     y, _ = sosfilt(sos, ext, zi=zi * ext[0])
     y, _ = sosfilt(sos, y[::-1], zi=zi * y[-1])
     return y[::-1][edge:-edge]
+
+
+def _median3(x: np.ndarray) -> np.ndarray:
+    """Three-sample running median (ends kept): a single corrupted sample (a bit flip, a glitch
+    of tens of g) is replaced by its neighbours; a rise, a fall or a peak wider than one sample
+    passes unchanged."""
+    if x.shape[0] < 3:
+        return x
+    a, b, c = x[:-2], x[1:-1], x[2:]
+    mid = np.maximum(np.minimum(a, b), np.minimum(np.maximum(a, b), c))
+    return np.concatenate((x[:1], mid, x[-1:]))
 
 
 def _segments(i0: np.ndarray, i1: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
