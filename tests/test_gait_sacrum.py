@@ -130,6 +130,22 @@ def test_running_at_the_lowest_accepted_rate():
     assert np.nanmean(np.abs(ev.to[i_e] - truth["to"][i_r])) / rate < 0.015
 
 
+@pytest.mark.parametrize("spike_g", [150.0, -40.0, 16.0])
+def test_one_corrupted_sample_changes_no_contact(spike_g):
+    """A single corrupted sample (a glitch or bit flip of tens of g) in flight or in stance:
+    every contact as without it (within 1 ms), none extra, no zero step time."""
+    rate = 500.0
+    acc, _, truth = running(rate=rate, noise_g=0.03)
+    clean = detect_sacral_events(acc, None, rate)
+    for at_s in (5.02, 5.2):
+        hit = acc.copy()
+        hit[int(at_s * rate), 2] = spike_g * G
+        ev = detect_sacral_events(hit, None, rate)
+        assert ev.ic.size == clean.ic.size
+        np.testing.assert_allclose(ev.ic, clean.ic, atol=0.001 * rate)
+        assert np.all(np.diff(ev.ic) > 0.2 * rate)
+
+
 def test_a_dip_after_the_impact_below_the_flight_level_is_not_the_trough():
     """A jogger with a short flight (40 ms) whose soft tissue rings after the impact, so the
     sacrum dips below its flight reading 45 ms into the contact: the contact still starts at the
