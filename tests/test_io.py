@@ -509,6 +509,18 @@ def test_a_50_hz_sensor_whose_clock_runs_slow_is_accepted(tmp_path: Path, rate_h
         assert "at least 50 Hz" in problem_of(path)
 
 
+def test_empty_gyro_columns_are_named_not_taken_for_a_cut(tmp_path: Path) -> None:
+    """gyr_* columns left empty in every row end every line with a comma: that is not a file
+    cut off mid-write (deleting the last line, as that message says, would not help)."""
+    head = "time_s,acc_x_g,acc_y_g,acc_z_g,gyr_x_dps,gyr_y_dps,gyr_z_dps"
+    rows = [f"{i / 100.0!r},0.01,-0.02,1.0,,," for i in range(300)]
+    problem = problem_of(write_text(tmp_path / "nogyr.csv", head + "\n" + "\n".join(rows)))
+    assert "column gyr_x_dps is empty in every row" in problem and "truncated" not in problem
+    rows[-1] = rows[-1][: -len(",,")]  # a real cut: fewer cells
+    assert "truncated" in problem_of(write_text(tmp_path / "cut.csv",
+                                                head + "\n" + "\n".join(rows)))
+
+
 def test_bad_too_short(tmp_path: Path) -> None:
     text = HEADER + "\n" + still_rows(150, rate_hz=100.0)  # 1.49 s
     problem = problem_of(write_text(tmp_path / "short.csv", text))

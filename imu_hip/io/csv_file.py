@@ -336,6 +336,9 @@ def _check_last_line(raw: bytes, start: int, end: int, columns: list[str], first
     if last.lstrip().startswith(b"#"):
         return end, ""  # a comment after the data: the parser names it
     cells = last.count(b",") + 1
+    prev = raw[raw.rfind(b"\n", start, max(last_start - 1, start)) + 1 : last_start].rstrip()
+    if cells == ncols and last.endswith(b",") and prev.endswith(b","):
+        return end, ""  # an empty last column in every row, not a cut: the parser names it
     if cells < ncols or last.endswith(b","):
         have = cells - 1 if last.endswith(b",") else cells
         raise InputError(source, f"truncated: the last line (line {line_no}) has {have} of "
@@ -571,12 +574,21 @@ def _first_bad_cell(body: bytes, columns: list[str], first_data_line: int) -> st
         if len(cells) != ncols:
             return (f"line {line_no} has {len(cells)} value{'' if len(cells) == 1 else 's'}, "
                     f"expected {ncols} (one per column)")
-        for name, cell in zip(columns, cells, strict=True):
+        for j, (name, cell) in enumerate(zip(columns, cells, strict=True)):
             if not cell.strip():
+                if k == 0 and _column_empty(body, j):
+                    return (f"column {name} is empty in every row; leave the column out (or "
+                            "fill it)")
                 return f"line {line_no}, column {name}: empty cell; every cell must be a number"
             if not _NUMBER.fullmatch(cell):
                 return f"line {line_no}, column {name}: {_clip(cell.strip(), 30)!r} is not a number"
     return None
+
+
+def _column_empty(body: bytes, j: int) -> bool:
+    """Whether cell ``j`` is blank in every data row of ``body``."""
+    return all(not (row.split(b",") + [b""] * (j + 1))[j].strip()
+               for row in body.split(b"\n") if row.strip())
 
 
 def _nominal_rate(metadata: dict[str, str], t_s: np.ndarray, source: str) -> float:
