@@ -146,6 +146,30 @@ def test_one_corrupted_sample_changes_no_contact(spike_g):
         assert np.all(np.diff(ev.ic) > 0.2 * rate)
 
 
+def test_a_bouts_last_contact_ends_at_its_own_toe_off():
+    """A run that stops with one stray, harder landing 0.75 s after its last regular contact
+    (not accepted as gait), then standing: the last contact's toe-off is its own fall into
+    flight, not the stray contact's (that gave a 1.3 s contact)."""
+    rate, step, tc = 500.0, 60.0 / 170.0, 0.24
+    n = int(14 * rate)
+    t = np.arange(n) / rate
+    ic = np.arange(0.6, 10.0, step)
+    f = np.zeros(n)
+    for a in ic:
+        f += 0.5 * np.pi * step / tc * _half_sine(t, a, tc)
+    stray = ic[-1] + 0.75
+    f += 1.4 * 0.5 * np.pi * step / tc * _half_sine(t, stray, tc)
+    f -= 0.3 * _half_sine(t, stray + tc, 0.1)  # it lands in a deeper flight trough
+    f[t > stray + tc + 0.3] = 1.0  # then standing
+    acc = np.zeros((n, 3))
+    acc[:, 2] = f * G
+    acc += np.random.default_rng(0).normal(0.0, 0.02 * G, acc.shape)
+    ev = detect_sacral_events(acc, None, rate)
+    assert ev.ic.size >= ic.size - 2 and ev.ic[-1] / rate < stray - 0.2
+    contact = (ev.to - ev.ic) / rate
+    assert np.all(np.abs(contact - tc) < 0.02)
+
+
 def test_a_dip_after_the_impact_below_the_flight_level_is_not_the_trough():
     """A jogger with a short flight (40 ms) whose soft tissue rings after the impact, so the
     sacrum dips below its flight reading 45 ms into the contact: the contact still starts at the

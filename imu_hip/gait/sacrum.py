@@ -762,7 +762,8 @@ def _toe_off_running(s: np.ndarray, hump: np.ndarray, top: np.ndarray, end: np.n
                      rate_hz: float) -> np.ndarray:
     """Toe-off of running contacts: the first fall of ``s`` through FLIGHT_G after the active
     peak (the largest value from the contact's hump peak ``hump`` or its highest sample ``top``,
-    whichever is later, to the following trough ``end``), timed over the whole fall; NaN when
+    whichever is later, to the following trough ``end`` or the first sample back in the flight
+    band, whichever is earlier), timed over the whole fall; NaN when
     that crossing is not in the data; never after ``end``.
 
     With no foot on the ground the body is in free fall and the sacrum reads only its motion
@@ -797,7 +798,17 @@ def _toe_off_running(s: np.ndarray, hump: np.ndarray, top: np.ndarray, end: np.n
     if m == 0:
         return np.zeros(0)
     levels = _fall_levels()
-    active = _seg_argext(s, np.maximum(hump, top), end, largest=True)
+    # the active peak is before the contact's first return into the flight band after its hump:
+    # where the next accepted contact is far (a bout's last contact), ``end`` and ``top`` can
+    # lie in a later contact
+    below = np.flatnonzero(s < FLIGHT_G)
+
+    def back_in_band(i: np.ndarray) -> np.ndarray:
+        k = np.searchsorted(below, i)
+        return np.where(k < below.size, below[np.minimum(k, max(below.size - 1, 0))], end)
+
+    start = np.where(top < back_in_band(hump), np.maximum(hump, top), hump)
+    active = _seg_argext(s, start, np.clip(back_in_band(start), start, end), largest=True)
     cross = _first_falls(s, active, end, levels)
     main = cross[:, 1]  # (levels[1] is FLIGHT_G)
     delay = main[:, None] - cross  # how long after each level's crossing FLIGHT_G is crossed
