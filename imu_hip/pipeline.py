@@ -28,7 +28,6 @@ appear within ``frame_s + margin_s``); offline analysis uses a long one for spee
 from __future__ import annotations
 
 import json
-import math
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -50,6 +49,7 @@ from imu_hip.metrics.sacral import braking_peak_g, impact_peak_g, vertical_oscil
 from imu_hip.metrics.summary import summarize
 from imu_hip.model import Block, G, ImuHipError, InputError, Recording, SensorRecording
 from imu_hip.steps import StepTable
+from imu_hip.text import duration_text
 
 PELVIS_COLUMNS = (
     "pelvic_tilt_rom_deg",
@@ -472,12 +472,6 @@ def _jsonable(x: Any) -> Any:
     return x
 
 
-def _duration_text(seconds: float) -> str:
-    """A duration (s) rounded down to the millisecond, so one just under a limit never prints as
-    the limit itself."""
-    return f"{math.floor(seconds * 1000.0) / 1000.0:g}"
-
-
 def analyze_sensor(
     sensor: SensorRecording,
     mass_kg: float | None = None,
@@ -505,7 +499,7 @@ def analyze_sensor(
         raise ImuHipError(f"axes must be one of {', '.join(AXES)}, got {axes!r}")
     where = source or f"sensor {sensor.sensor_id!r}"
     if sensor.duration_s < MIN_SEGMENT_S:
-        raise InputError(where, f"only {_duration_text(sensor.duration_s)} s of hip (sacral) "
+        raise InputError(where, f"only {duration_text(sensor.duration_s)} s of hip (sacral) "
                          f"data; at least {MIN_SEGMENT_S:g} s is needed to find steps (three of "
                          f"the slowest steps, {MAX_STEP_S:g} s each)")
     if axes == "body":
@@ -562,17 +556,17 @@ def _check_declared_axes(sensor: SensorRecording, where: str) -> None:
                          "g); leave --axes at auto to find the sensor's orientation")
 
 
-def short_pieces_s(t_s: np.ndarray) -> float:
-    """Seconds of data in gap-free pieces shorter than MIN_SEGMENT_S (holes longer than
-    MAX_FILL_S end a piece): too short to find steps in, so not analysed."""
+def short_pieces_s(t_s: np.ndarray, rate_hz: float) -> float:
+    """Seconds of data in gap-free pieces (holes longer than MAX_FILL_S end a piece) with fewer
+    samples than the detector needs (MIN_SEGMENT_S at ``rate_hz``): not analysed."""
     t = np.asarray(t_s, dtype=np.float64)
     if t.size < 2:
         return 0.0
     cut = np.flatnonzero(np.diff(t) > MAX_FILL_S) + 1
     first = np.concatenate(([0], cut))
     last = np.concatenate((cut - 1, [t.size - 1]))
-    length = t[last] - t[first]
-    return float(length[length < MIN_SEGMENT_S].sum())
+    short = (last - first + 1) < int(MIN_SEGMENT_S * rate_hz)
+    return float((t[last] - t[first])[short].sum())
 
 
 def result_from_stage(
@@ -600,7 +594,7 @@ def result_from_stage(
         "filled_samples": stage.filled_samples_,
         "steps_dropped_at_packet_loss": stage.steps_dropped_,
         "steps_accelerometer_saturated": stage.steps_saturated_,
-        "unanalysed_s": short_pieces_s(sensor.t_s),
+        "unanalysed_s": short_pieces_s(sensor.t_s, sensor.rate_hz),
         "mass_kg": mass_kg,
         "alignment": None
         if alignment is None
@@ -678,7 +672,7 @@ def analyze(
             result = analyze_foot_result(shoes, source=name)
             result.summary["hip_not_analysed"] = (
                 f"the hip (sacral) stream {sensor.sensor_id!r} has only "
-                f"{_duration_text(sensor.duration_s)} s of data; at least {MIN_SEGMENT_S:g} s is "
+                f"{duration_text(sensor.duration_s)} s of data; at least {MIN_SEGMENT_S:g} s is "
                 "needed")
         else:
             result = analyze_sensor(sensor, mass_kg=mass_kg, axes=axes, progress=progress,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 
 #: Bidirectional embedding/override/isolate marks: they can reorder the text shown after them.
@@ -18,6 +19,12 @@ def wrote_line(paths: Iterable[object]) -> str:
     """The "wrote a, b, c" line a command prints after writing files (paths escaped: an output
     name may come from an untrusted input name)."""
     return "wrote " + ", ".join(terminal_safe(p) for p in paths)
+
+
+def duration_text(seconds: float) -> str:
+    """A duration (s) rounded down to the millisecond, so one just under a limit never prints as
+    the limit itself."""
+    return f"{math.floor(seconds * 1000.0) / 1000.0:g}"
 
 
 def escape_controls(text: object, max_len: int | None = None) -> str:

@@ -130,6 +130,14 @@ def test_running_at_the_lowest_accepted_rate():
     assert np.nanmean(np.abs(ev.to[i_e] - truth["to"][i_r])) / rate < 0.015
 
 
+def test_a_rise_reaching_half_its_height_in_one_sample_is_timed():
+    """The tangent rule itself, on a grid where the rise from the trough (0 g) passes half its
+    height between two samples: it is still extrapolated from the steepest slope (it was NaN)."""
+    s = np.array([0.0, 0.0, 0.0, 0.0, 1.6, 2.4, 2.5, 2.2, 1.5, 0.5, 0.0, 0.0])
+    ic = sacrum._ic_running(s, np.array([3]), np.array([6]))
+    assert np.isfinite(ic[0]) and 2.5 <= ic[0] < 4.0  # (coarse slopes extrapolate early)
+
+
 @pytest.mark.parametrize("spike_g", [150.0, -40.0, 16.0])
 def test_one_corrupted_sample_changes_no_contact(spike_g):
     """A single corrupted sample (a glitch or bit flip of tens of g) in flight or in stance:

@@ -193,10 +193,10 @@ def detect_sacral_events(
     ``acc_body_mps2``: (n, 3) proper acceleration in the body frame (x forward, y left, z up;
     m/s², gravity included) of one gap-free, uniformly sampled segment; the y column may be all
     zeros (biaxial sensor). ``gyr_body_rads``: (n, 3) angular rate in the same frame (rad/s), or
-    None. ``rate_hz``: sampling rate (>= 50 Hz). Positions are float sample indices into the
-    input. Segments shorter than :data:`MIN_SEGMENT_S` (4.5 s) or with non-finite accelerations
-    give no events; a non-finite angular rate is ignored. Raises :class:`ImuHipError` for arrays
-    of the wrong shape.
+    None. ``rate_hz``: sampling rate (>= 49 Hz: 50 Hz and a slow clock). Positions are float
+    sample indices into the input. Segments shorter than :data:`MIN_SEGMENT_S` (4.5 s) or with
+    non-finite accelerations give no events; a non-finite angular rate is ignored. Raises
+    :class:`ImuHipError` for arrays of the wrong shape.
     """
     acc = np.asarray(acc_body_mps2, dtype=float)
     gyr = None if gyr_body_rads is None else np.asarray(gyr_body_rads, dtype=float)
@@ -711,7 +711,7 @@ def _ic_running_fine(az_g: np.ndarray, s: np.ndarray, trough: np.ndarray, top: n
     acceleration ``az_g`` (g) is interpolated onto a finer grid (an integer multiple of the
     rate) and low-passed and clipped as ``s`` was, so the tangent's slope is not averaged over
     coarse samples. ``s`` is used as it is at or above IC_GRID_HZ. Sample indices of the input."""
-    m = int(np.ceil(IC_GRID_HZ / rate_hz - 1e-9))
+    m = int(np.ceil(0.99 * IC_GRID_HZ / rate_hz))  # (a 400 Hz sensor's slow clock: no grid)
     if m <= 1 or trough.size == 0:
         return _ic_running(s, trough, top)
     n = az_g.shape[0]

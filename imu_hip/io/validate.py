@@ -39,6 +39,7 @@ from typing import IO
 import numpy as np
 
 from imu_hip.model import G, InputError, Recording, SensorRecording
+from imu_hip.text import duration_text
 
 MIN_DURATION_S = 2.0
 MIN_RATE_HZ = 50.0
@@ -89,8 +90,9 @@ def validate_recording(rec: Recording, source: str, *, first_data_line: int | No
     """Raise :class:`InputError` ``(source, problem)`` if ``rec`` cannot be analysed.
 
     Checks each sensor for: samples present, finite values, strictly increasing time, sample
-    rate (>= 50 Hz, and the nominal rate matching the timestamps), duration (>= 2 s) and the
-    acceleration unit (median magnitude near 1 g). ``first_data_line``: for a one-sensor text
+    rate (>= 50 Hz less CLOCK_TOLERANCE, and the nominal rate matching the timestamps),
+    duration (>= 2 s) and the acceleration unit (median magnitude, or the mean vector's, near
+    1 g). ``first_data_line``: for a one-sensor text
     file, the file line of sample 0, so problems are reported by line; otherwise by sample.
     Parsing problems (missing file, bad columns, ...) are raised by the readers themselves.
     """
@@ -156,8 +158,8 @@ def _sensor_problem(s: SensorRecording, lines: int | None) -> str | None:
 
     duration = float(s.t_s[-1] - s.t_s[0])
     if duration < MIN_DURATION_S:
-        return (f"only {duration:.3g} s of data; at least {MIN_DURATION_S:g} s is needed to find "
-                "a few steps")
+        return (f"only {duration_text(duration)} s of data; at least {MIN_DURATION_S:g} s is "
+                "needed to find a few steps")
 
     # squared magnitudes (g²): the square root is monotonic, taken of the few numbers reported
     sq_g2 = np.einsum("ij,ij->i", s.acc_mps2, s.acc_mps2) / (G * G)
