@@ -638,42 +638,33 @@ def analyze(
     name = str(source) if isinstance(source, str | Path) else ""
     recording: Recording | None = None
     try:
+        hip_problem = ""
         if isinstance(source, str | Path) and sniff_format(source) == "mcap":
-            # Streams carry their own placement; check only the one analysed, so a broken shoe
-            # channel does not stop the analysis of the hip.
             recording = read_mcap(source)
             if not recording.sensors:
                 validate_recording(recording, name)  # says why (e.g. cut off before any data)
-            sensor = _choose_sensor(recording, placement)
-            shoes = [s for s in recording.sensors if s.placement in ("left_foot", "right_foot")]
-            for s in [sensor] if sensor is not None else shoes:
-                validate_recording(Recording([s], recording.metadata), name)
-            if sensor is not None:  # shoes beside the hip: a broken one is left out
-                shoes = [s for s in shoes if _is_valid(s, recording.metadata)]
+            sensor, shoes, hip_problem = _checked_streams(recording, placement, name)
         elif isinstance(source, str | Path):
             recording = read_recording(source, placement=placement)
             sensor = _choose_sensor(recording, placement)
             shoes = [s for s in recording.sensors if s.placement in ("left_foot", "right_foot")]
         else:  # in memory: the same checks as a file's
             recording = source if isinstance(source, Recording) else Recording([source])
-            sensor = _choose_sensor(source, placement) if isinstance(source, Recording) else source
-            shoes = [s for s in recording.sensors if s.placement in ("left_foot", "right_foot")]
-            for s in [sensor] if sensor is not None else shoes:
-                validate_recording(Recording([s], recording.metadata), f"sensor {s.sensor_id!r}")
-            if sensor is not None:
-                shoes = [s for s in shoes if _is_valid(s, recording.metadata)]
+            sensor, shoes, hip_problem = _checked_streams(
+                recording, placement, "", None if isinstance(source, Recording) else source)
+        if sensor is not None and shoes and not hip_problem and sensor.duration_s < MIN_SEGMENT_S:
+            hip_problem = (f"only {duration_text(sensor.duration_s)} s of data; at least "
+                           f"{MIN_SEGMENT_S:g} s is needed")
         if sensor is None or shoes or sensor.placement in ("left_foot", "right_foot"):
             from imu_hip.foot_pipeline import analyze_foot_result, with_shoes  # hip alone: not
         if sensor is None:  # shoes only, no placement asked for: both shoes together
             result = analyze_foot_result(shoes, source=name)
         elif sensor.placement in ("left_foot", "right_foot"):
             result = analyze_foot_result([sensor], source=name)
-        elif shoes and sensor.duration_s < MIN_SEGMENT_S:  # the shoes can still be analysed
+        elif hip_problem:  # the shoes can still be analysed
             result = analyze_foot_result(shoes, source=name)
             result.summary["hip_not_analysed"] = (
-                f"the hip (sacral) stream {sensor.sensor_id!r} has only "
-                f"{duration_text(sensor.duration_s)} s of data; at least {MIN_SEGMENT_S:g} s is "
-                "needed")
+                f"the hip (sacral) stream {sensor.sensor_id!r}: {hip_problem}")
         else:
             result = analyze_sensor(sensor, mass_kg=mass_kg, axes=axes, progress=progress,
                                     source=name)
@@ -691,6 +682,33 @@ def analyze(
         if not name:
             raise
         raise InputError(name, str(e)) from None
+
+
+def _checked_streams(recording: Recording, placement: str | None, name: str,
+                     only: SensorRecording | None = None,
+                     ) -> tuple[SensorRecording | None, list[SensorRecording], str]:
+    """The stream to analyse (``only``, else chosen by ``placement``) and the shoes beside it,
+    each checked on its own: streams carry their own placement, so a broken shoe is left out
+    and a hip stream that cannot be analysed beside usable shoes leaves them to be analysed
+    (its problem is the third value); otherwise :class:`InputError`."""
+    from imu_hip.io import validate_recording
+
+    sensor = only if only is not None else _choose_sensor(recording, placement)
+    shoes = [s for s in recording.sensors if s.placement in ("left_foot", "right_foot")]
+    if sensor is None:  # shoes only: each must be usable
+        for s in shoes:
+            validate_recording(Recording([s], recording.metadata),
+                               name or f"sensor {s.sensor_id!r}")
+        return None, shoes, ""
+    shoes = [s for s in shoes if s is not sensor and _is_valid(s, recording.metadata)]
+    try:
+        validate_recording(Recording([sensor], recording.metadata),
+                           name or f"sensor {sensor.sensor_id!r}")
+    except InputError as e:
+        if not shoes or sensor.placement in ("left_foot", "right_foot"):
+            raise
+        return sensor, shoes, e.problem
+    return sensor, shoes, ""
 
 
 def _is_valid(sensor: SensorRecording, metadata: dict[str, str]) -> bool:

@@ -259,3 +259,25 @@ def test_a_sprinter_mostly_in_free_fall_is_not_taken_for_a_unit_mistake(tmp_path
     wrong = SensorRecording("g", "sacrum", s.rate_hz, s.t_s, s.acc_mps2 / G)
     with pytest.raises(InputError, match="wrong unit"):
         analyze(wrong)
+
+
+def test_shoes_are_analysed_beside_a_hip_stream_that_cannot_be(tmp_path):
+    """A hip stream of 1.5 s (under every minimum) beside two good shoes, in memory and as an
+    MCAP file: the shoes are analysed and the summary says why the hip was not; alone, the same
+    hip stream is refused."""
+    from imu_hip.io import write_mcap
+    from imu_hip.model import Recording
+
+    sim = simulate(RunnerParams(phases=(("run", 20.0),), rate_hz=200.0), seed=1)
+    hip = sim.recording.sensor("sacrum")
+    n = int(1.5 * hip.rate_hz)
+    short = SensorRecording(hip.sensor_id, "sacrum", hip.rate_hz, hip.t_s[:n], hip.acc_mps2[:n],
+                            hip.gyr_rads[:n])
+    rec = Recording([short] + [s for s in sim.recording.sensors if s.placement != "sacrum"])
+    write_mcap(rec, tmp_path / "short_hip.mcap")
+    for source in (rec, str(tmp_path / "short_hip.mcap")):
+        res = analyze(source)
+        assert res.summary["stride_count"] > 40
+        assert "only 1.49" in res.summary["hip_not_analysed"]
+    with pytest.raises(InputError, match="at least 2 s"):
+        analyze(short)
