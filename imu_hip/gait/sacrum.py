@@ -91,6 +91,9 @@ SPIKE_G = 5.0
 #: early (the force-treadmill trials resampled to 50 Hz: -4.4 ms mean against +2.3 ms at their
 #: own 500 Hz); below this rate the signal is interpolated onto a finer grid for it.
 IC_GRID_HZ = 400.0
+#: Shortest running contact (s): elite sprinters' ~0.08-0.09 s. Two stretches below FLIGHT_G
+#: closer than this are one flight and a dip just after the landing (:func:`_flight_trough`).
+MIN_CONTACT_S = 0.08
 #: Low-pass (Hz) that merges a contact's impact and active peaks (~0.1 s apart) into one hump
 #: while keeping steps apart (<= 4.5 steps/s).
 HUMP_LOWPASS_HZ = 5.0
@@ -601,8 +604,8 @@ def _regular(peaks: np.ndarray, rate_hz: float) -> np.ndarray:
 
 def _troughs(az: np.ndarray, peaks: np.ndarray, rate_hz: float) -> tuple[np.ndarray, np.ndarray]:
     """Each hump's lowest point before and after it, searched up to the neighbouring hump and at
-    most one longest step away (humps further apart share nothing). Between two humps, the one
-    before the later hump is its flight trough (:func:`_flight_trough`)."""
+    most one longest step away (humps further apart share nothing); the one before a hump is its
+    flight's (:func:`_flight_trough`)."""
     n = az.shape[0]
     lim = int(MAX_STEP_S * rate_hz)
     prev_pk = np.concatenate(([-lim], peaks[:-1]))
@@ -619,32 +622,30 @@ def _troughs(az: np.ndarray, peaks: np.ndarray, rate_hz: float) -> tuple[np.ndar
     left[own] = _seg_argext(az, a[own], peaks[own], largest=False)
     after = np.append(~shared[1:], True)  # right troughs not shared with the next hump
     right[after] = _seg_argext(az, peaks[after], b[after], largest=False)
-    i0, i1 = peaks[:-1][shared[1:]], peaks[1:][shared[1:]]
-    right[:-1][shared[1:]] = _seg_argext(az, i0, i1, largest=False)
-    left[1:][shared[1:]] = _flight_trough(az, i0, i1)
-    return left, right
+    right[:-1][shared[1:]] = left[1:][shared[1:]] = _seg_argext(
+        az, peaks[:-1][shared[1:]], peaks[1:][shared[1:]], largest=False)
+    return _flight_trough(az, left, a, rate_hz), right
 
 
-def _flight_trough(az: np.ndarray, i0: np.ndarray, i1: np.ndarray) -> np.ndarray:
-    """The trough between two humps at ``i0`` and ``i1``: the lowest point of the first stretch
-    below FLIGHT_G after ``i0`` (the flight phase: the first fall through FLIGHT_G after a
-    contact's hump is its toe-off, as in :func:`_toe_off_running`), else of the whole interval.
-    A soft-tissue dip just after the next landing's impact can reach lower than the flight
-    itself; it is part of that contact, not the trough before it."""
-    below = np.flatnonzero(az < FLIGHT_G)
-    above = np.flatnonzero(az >= FLIGHT_G)
-    lo, hi = i0, i1
-    if below.size:
-        k = np.searchsorted(below, i0)
-        first = below[np.minimum(k, below.size - 1)]
-        has = (k < below.size) & (first <= i1)  # a stretch below FLIGHT_G starts in the interval
-        lo = np.where(has, first, i0)
-        end = i1
-        if above.size:  # the stretch ends before the first sample back above FLIGHT_G
-            m = np.searchsorted(above, lo)
-            end = np.where(m < above.size, above[np.minimum(m, above.size - 1)] - 1, i1)
-        hi = np.where(has, np.minimum(end, i1), i1)
-    return _seg_argext(az, lo, hi, largest=False)
+def _flight_trough(az: np.ndarray, low: np.ndarray, a: np.ndarray, rate_hz: float) -> np.ndarray:
+    """The trough before each contact: its lowest point ``low`` (searched from ``a``), unless
+    that lies in a stretch below FLIGHT_G that began less than MIN_CONTACT_S after an earlier
+    such stretch ended (from ``a`` on). No contact is that short, so the later stretch is a
+    soft-tissue dip just after the landing's impact, which can read lower than the flight
+    itself; the trough is then the lowest point of the earlier stretch, the flight."""
+    below = az < FLIGHT_G
+    edges = np.flatnonzero(np.diff(np.concatenate(([False], below, [False])).astype(np.int8)))
+    starts, ends = edges[::2], edges[1::2] - 1  # stretches below FLIGHT_G, inclusive
+    out = low.copy()
+    if starts.size < 2:
+        return out
+    j = np.searchsorted(starts, low, side="right") - 1  # the stretch holding ``low``, if any
+    dip = (j >= 1) & below[low]
+    jj = np.maximum(j, 1)
+    dip &= (starts[jj] - ends[jj - 1] < MIN_CONTACT_S * rate_hz) & (starts[jj - 1] >= a)
+    if dip.any():
+        out[dip] = _seg_argext(az, starts[jj[dip] - 1], ends[jj[dip] - 1], largest=False)
+    return out
 
 
 def _ic_running(s: np.ndarray, trough: np.ndarray, top: np.ndarray) -> np.ndarray:
