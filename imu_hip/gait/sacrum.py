@@ -805,8 +805,10 @@ def _toe_off_running(s: np.ndarray, hump: np.ndarray, top: np.ndarray, end: np.n
     below = np.flatnonzero(s < FLIGHT_G)
 
     def back_in_band(i: np.ndarray) -> np.ndarray:
+        if below.size == 0:
+            return end
         k = np.searchsorted(below, i)
-        return np.where(k < below.size, below[np.minimum(k, max(below.size - 1, 0))], end)
+        return np.where(k < below.size, below[np.minimum(k, below.size - 1)], end)
 
     start = np.where(top < back_in_band(hump), np.maximum(hump, top), hump)
     active = _seg_argext(s, start, np.clip(back_in_band(start), start, end), largest=True)
