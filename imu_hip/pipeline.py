@@ -499,9 +499,7 @@ def analyze_sensor(
         raise ImuHipError(f"axes must be one of {', '.join(AXES)}, got {axes!r}")
     where = source or f"sensor {sensor.sensor_id!r}"
     if sensor.duration_s < MIN_SEGMENT_S:
-        raise InputError(where, f"only {duration_text(sensor.duration_s)} s of hip (sacral) "
-                         f"data; at least {MIN_SEGMENT_S:g} s is needed to find steps (three of "
-                         f"the slowest steps, {MAX_STEP_S:g} s each)")
+        raise InputError(where, _too_short(sensor))
     if axes == "body":
         _check_declared_axes(sensor, where)
     from imu_hip.gait.foot import looks_like_foot
@@ -536,6 +534,13 @@ def analyze_sensor(
     result = result_from_stage(stage, steps, sensor, mass_kg, source)
     result.summary["calibration"] = calibration_info
     return result
+
+
+def _too_short(sensor: SensorRecording) -> str:
+    """Why a hip stream shorter than MIN_SEGMENT_S is not analysed."""
+    return (f"only {duration_text(sensor.duration_s)} s of hip (sacral) data; at least "
+            f"{MIN_SEGMENT_S:g} s is needed to find steps (three of the slowest steps, "
+            f"{MAX_STEP_S:g} s each)")
 
 
 #: Largest angle (deg) between gravity and +z for ``axes="body"`` to be believed: a sacral
@@ -653,8 +658,7 @@ def analyze(
             sensor, shoes, hip_problem = _checked_streams(
                 recording, placement, "", None if isinstance(source, Recording) else source)
         if sensor is not None and shoes and not hip_problem and sensor.duration_s < MIN_SEGMENT_S:
-            hip_problem = (f"only {duration_text(sensor.duration_s)} s of data; at least "
-                           f"{MIN_SEGMENT_S:g} s is needed")
+            hip_problem = _too_short(sensor)
         if sensor is None or shoes or sensor.placement in ("left_foot", "right_foot"):
             from imu_hip.foot_pipeline import analyze_foot_result, with_shoes  # hip alone: not
         if sensor is None:  # shoes only, no placement asked for: both shoes together
@@ -700,12 +704,14 @@ def _checked_streams(recording: Recording, placement: str | None, name: str,
             validate_recording(Recording([s], recording.metadata),
                                name or f"sensor {s.sensor_id!r}")
         return None, shoes, ""
-    shoes = [s for s in shoes if s is not sensor and _is_valid(s, recording.metadata)]
+    if sensor.placement in ("left_foot", "right_foot"):  # one shoe asked for: only it is used
+        shoes = []
+    shoes = [s for s in shoes if _is_valid(s, recording.metadata)]
     try:
         validate_recording(Recording([sensor], recording.metadata),
                            name or f"sensor {sensor.sensor_id!r}")
     except InputError as e:
-        if not shoes or sensor.placement in ("left_foot", "right_foot"):
+        if not shoes:
             raise
         return sensor, shoes, e.problem
     return sensor, shoes, ""

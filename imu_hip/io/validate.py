@@ -167,8 +167,8 @@ def _sensor_problem(s: SensorRecording, lines: int | None) -> str | None:
     lo, hi = ACC_MEDIAN_RANGE_G
     # a sprinter's trunk is in free fall (~0 g) over half the time, so its median magnitude can
     # drop below lo; the mean vector is still gravity. A unit mistake scales both.
-    mean_g = float(np.linalg.norm(s.acc_mps2.mean(axis=0))) / G
-    if not (lo <= median_g <= hi or lo <= mean_g <= hi):
+    if not (lo <= median_g <= hi
+            or lo <= float(np.linalg.norm(s.acc_mps2.mean(axis=0))) / G <= hi):
         return (f"acceleration is in the wrong unit: median |a| is {median_g:.4g} g, expected "
                 f"about 1 g (gravity included); {_unit_guess(median_g)}")
     if float(sq_g2.max()) > MAX_ACC_G**2:
