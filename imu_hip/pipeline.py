@@ -12,9 +12,11 @@ Stages per sacral sensor, all fed in order through ``push(block)``:
 4. gait events and per-step metrics - run on fixed frames of ``frame_s`` samples of each gap-free
    segment, each seen with ``margin_s`` of context on both sides (default
    :data:`~imu_hip.gait.sacrum.CONTEXT_S`, 5.5 s: what makes a frame's events equal to the whole
-   recording's; live, a step appears ~7.5 s after its contact). A step whose interval from
-   its initial contact to the next one, widened by :data:`HOLE_MARGIN_S` on both sides, touches
-   a filled sample is dropped and counted (``steps_dropped_``): no step rests on filled data.
+   recording's; live, a step appears ~7.5 s after its contact). A step next to a filled hole
+   is kept (step counts and load totals stay whole), but every metric whose inputs the hole
+   could have changed is NaN: an event within :data:`HOLE_MARGIN_S` of a filled sample is not
+   trusted (nor the times built on it), the stance metrics need a clean stance and the
+   :data:`SPAN_COLUMNS` the whole step; such steps are counted (``steps_near_holes_``).
    Where the accelerometer saturated (samples piled up at its range limit, found per frame on
    the sensor's own axes) the step keeps its events but not the metrics read from the
    acceleration's size (:data:`SATURATION_NAN`); its vGRF comes from the contact timing alone;
@@ -42,7 +44,13 @@ from imu_hip.dsp.orientation import PelvisOrientation
 from imu_hip.dsp.resample import MAX_FILL_S, Resampler, ResamplerCounts, UniformChunk
 from imu_hip.dsp.still import still_mask
 from imu_hip.gait.foot import clipped_mask
-from imu_hip.gait.sacrum import CONTEXT_S, MAX_STEP_S, MIN_SEGMENT_S, detect_sacral_events
+from imu_hip.gait.sacrum import (
+    CONTEXT_S,
+    MAX_STEP_S,
+    MIN_CONTACT_S,
+    MIN_SEGMENT_S,
+    detect_sacral_events,
+)
 from imu_hip.metrics import grf
 from imu_hip.metrics.pelvis import pelvis_step_metrics, standing_neutral_deg
 from imu_hip.metrics.sacral import braking_peak_g, impact_peak_g, vertical_oscillation_m
@@ -65,6 +73,11 @@ NO_GYRO_REASON = "no gyroscope: pelvis angles need angular rate, so they are not
 #: beyond 75 ms its impulse response stays below 1.1 % of its peak (1.5 % of its area), so a
 #: hole further away than that cannot move an event of the step noticeably.
 HOLE_MARGIN_S = 0.075
+#: Columns read over the whole step (initial contact to the next one): NaN when a filled
+#: sample lies in that span (widened by :data:`HOLE_MARGIN_S`). The pelvis angles integrate
+#: the filled angular rate, the oscillation integrates the acceleration twice, and the braking
+#: peak is measured from the step's mean forward acceleration.
+SPAN_COLUMNS = ("vertical_oscillation_m", "braking_peak_g", *PELVIS_COLUMNS)
 #: Metrics not reported for a step whose accelerometer saturated: the impact and braking peaks
 #: and the vertical oscillation (a double integral) read the acceleration's size, which a
 #: saturated sensor cuts; the Newton part of the vGRF is left out for the same reason.
@@ -82,7 +95,7 @@ class SacralStage(ResamplerCounts):
     returns the rest. Attributes after or during the run: ``alignment_`` (None until found),
     ``neutral_deg_`` (obliquity, tilt, rotation while standing, or None), ``gaps_``, ``samples_``,
     ``holes_filled_``, ``filled_samples_`` (short holes filled, see the module docstring),
-    ``steps_dropped_`` (steps found but not reported because they touch a filled hole) and
+    ``steps_near_holes_`` (steps reported with the metrics a filled hole touches left out) and
     ``steps_saturated_`` (steps reported without the metrics the saturated accelerometer cut).
     ``alignment``: a known sensor-to-body rotation (e.g. :data:`BODY_AXES` for data already in
     the body frame); None (default) estimates it from the data. ``sensor_acc``: when the blocks
@@ -120,7 +133,7 @@ class SacralStage(ResamplerCounts):
         self.alignment_: Alignment | None = alignment
         self.neutral_deg_: np.ndarray | None = None
         self.samples_ = 0
-        self.steps_dropped_ = 0
+        self.steps_near_holes_ = 0
         self.steps_saturated_ = 0
         self._hole_margin_n = int(np.ceil(HOLE_MARGIN_S * self.rate_hz))
 
@@ -238,7 +251,7 @@ class SacralStage(ResamplerCounts):
         raw: np.ndarray | None = None,
     ) -> StepTable:
         """Steps with initial contact in ``[core_start, core_end)``; ``filled``: sorted frame
-        indices of filled samples (steps touching them are dropped and counted); ``raw``: the
+        indices of filled samples (see :class:`_NearHoles`); ``raw``: the
         acceleration on the sensor's axes, where saturation is looked for."""
         fs = self.rate_hz
         ev = detect_sacral_events(acc, gyr, fs)
@@ -254,12 +267,6 @@ class SacralStage(ResamplerCounts):
         self._last_t_ic = float(t_ic[keep][-1])
         # the step's interval: to the next contact, else to its toe-off, else the contact
         end = np.where(np.isfinite(next_ic), next_ic, np.where(np.isfinite(ev.to), ev.to, ev.ic))
-        if filled is not None and filled.size:
-            touch = _touches(filled, ev.ic - self._hole_margin_n, end + self._hole_margin_n)
-            self.steps_dropped_ += int((keep & touch).sum())
-            keep &= ~touch
-            if not keep.any():
-                return StepTable()
         saturated = np.zeros(int(keep.sum()), bool)
         if raw is not None:
             sat = np.flatnonzero(clipped_mask(raw, SATURATION_FLOOR_MPS2, jumps=False,
@@ -271,23 +278,25 @@ class SacralStage(ResamplerCounts):
                 self.steps_saturated_ += int(saturated.sum())
         ic, to, nxt = ev.ic[keep], ev.to[keep], next_ic[keep]
         side, gait = ev.side[keep], ev.gait[keep]
-        step_time = (nxt - ic) / fs
-        contact = (to - ic) / fs
+        near = _NearHoles(filled, self._hole_margin_n, fs, ic, to, nxt, end[keep])
+        self.steps_near_holes_ += int(near.span.sum())
+        step_time = np.where(near.step, np.nan, (nxt - ic) / fs)
+        contact = np.where(near.contact, np.nan, (to - ic) / fs)
         cols: dict[str, np.ndarray] = {
             "t_ic_s": t_ic[keep],
-            "t_to_s": t0_s + to / fs,
+            "t_to_s": np.where(near.to, np.nan, t0_s + to / fs),
             "side": side,
             "gait": gait,
             "step_time_s": step_time,
             "contact_time_s": contact,
-            "flight_time_s": (nxt - to) / fs,
+            "flight_time_s": np.where(near.flight, np.nan, (nxt - to) / fs),
             "cadence_spm": 60.0 / step_time,
             "duty_factor": contact / (2.0 * step_time),
             "vertical_oscillation_m": vertical_oscillation_m(acc[:, 2], ic, nxt, fs),
-            "impact_peak_g": impact_peak_g(acc[:, 2], ic, fs),
+            "impact_peak_g": np.where(near.ic, np.nan, impact_peak_g(acc[:, 2], ic, fs)),
             "braking_peak_g": braking_peak_g(acc[:, 0], ic, to, nxt),
         }
-        active = grf.active_peak_g(acc[:, 2], ic, to, fs)
+        active = np.where(near.contact, np.nan, grf.active_peak_g(acc[:, 2], ic, to, fs))
         if saturated.any():
             active[saturated] = np.nan
             for name in SATURATION_NAN:
@@ -296,6 +305,9 @@ class SacralStage(ResamplerCounts):
         cols["loading_rate_bw_s"] = grf.loading_rate_bw_s(cols["vgrf_peak_bw"], contact, gait=gait)
         if ang is not None:
             cols.update(pelvis_step_metrics(ang, ic, to, nxt, side, self.neutral_deg_))
+        for name in SPAN_COLUMNS:
+            if name in cols:
+                cols[name] = np.where(near.span, np.nan, cols[name])
         return StepTable(cols)
 
 
@@ -327,6 +339,46 @@ def _first_samples(chunks: list[UniformChunk], n: int) -> list[UniformChunk]:
         out.append(c)
         n -= len(c)
     return out
+
+
+class _NearHoles:
+    """Per step, which inputs a filled hole (``filled``: sorted sample indices) could have
+    changed, for steps with initial contact ``ic``, toe-off ``to``, next contact ``nxt`` and
+    interval end ``end`` (sample indices; ``margin_n``: :data:`HOLE_MARGIN_S` in samples).
+
+    ``ic``/``to``: that event (a hole within the margin moves it through the event filter);
+    ``step``: either contact, or a hole as long as the shortest contact
+    (:data:`~imu_hip.gait.sacrum.MIN_CONTACT_S`) in the flight between them, which could hide
+    a contact; ``contact``: the stance from contact to toe-off; ``flight``: toe-off and the next
+    contact, as for ``step``; ``span``: the whole step (what :data:`SPAN_COLUMNS` read)."""
+
+    def __init__(self, filled: np.ndarray | None, margin_n: int, rate_hz: float,
+                 ic: np.ndarray, to: np.ndarray, nxt: np.ndarray, end: np.ndarray):
+        if filled is None or filled.size == 0:
+            self.ic = self.to = self.step = self.contact = self.flight = self.span = (
+                np.zeros(ic.shape, bool))
+            return
+        m = margin_n
+
+        def touches(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+            with np.errstate(invalid="ignore"):  # (a NaN bound touches nothing)
+                return _touches(filled, lo, hi) & np.isfinite(lo) & np.isfinite(hi)
+
+        self.ic = touches(ic - m, ic + m)
+        self.to = touches(to - m, to + m)
+        nxt_near = touches(nxt - m, nxt + m)
+        # holes long enough to hold a whole contact, overlapping the flight before the next one
+        brk = np.flatnonzero(np.diff(filled) > 1)
+        first, last = filled[np.r_[0, brk + 1]], filled[np.r_[brk, filled.size - 1]]
+        long = last - first + 1 >= MIN_CONTACT_S * rate_hz
+        lo = np.where(np.isfinite(to), to, ic)
+        hi = np.where(np.isfinite(nxt), nxt, lo)
+        hidden = np.searchsorted(first[long], hi, side="right") > np.searchsorted(
+            last[long], lo, side="left")
+        self.step = self.ic | nxt_near | hidden
+        self.contact = touches(ic - m, to + m)
+        self.flight = self.to | nxt_near | hidden
+        self.span = touches(ic - m, end + m)
 
 
 def _touches(filled: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
@@ -597,7 +649,7 @@ def result_from_stage(
         "dropped_samples": stage.dropped_samples_,
         "holes_filled": stage.holes_filled_,
         "filled_samples": stage.filled_samples_,
-        "steps_dropped_at_packet_loss": stage.steps_dropped_,
+        "steps_near_packet_loss": stage.steps_near_holes_,
         "steps_accelerometer_saturated": stage.steps_saturated_,
         "unanalysed_s": short_pieces_s(sensor.t_s, sensor.rate_hz),
         "mass_kg": mass_kg,

@@ -1,5 +1,6 @@
 """Sporadic BLE packet loss: short holes are filled and flagged, the analysis runs on through
-them, no step or stride touching a filled hole is reported, long holes still split the stream.
+them, a step next to a filled hole is reported without the metrics the hole could change, no
+shoe stride touching one is reported, long holes still split the stream.
 
 ``python tests/test_packet_loss.py`` prints the steps found against the loss rate, with the
 fill (now) and without it (every hole ends the segment, as before).
@@ -89,36 +90,115 @@ def _reference():
 
 @pytest.mark.parametrize("prob", [0.01, 0.03, 0.05])
 def test_steps_survive_packet_loss(prob):
+    """Every step is still reported; a metric is given only where no hole lies in what it
+    reads, and then it agrees with the analysis without loss."""
     sensor, ref = _reference()
-    truth = _sim().truth
     lossy, holes = drop_packets(sensor, prob, seed=round(prob * 1000))
     steps, stage = sacral_steps(lossy)
     assert stage.holes_filled_ > 0 and stage.gaps_ == 1  # only the 2 s link loss splits
-    # no emitted step overlaps a hole (its interval from contact to the next contact)
-    assert not _overlaps(steps["t_ic_s"], _step_end(steps), holes).any()
-    # the true steps clear of any hole (by the margin) are found
-    t_ic = truth["t_ic_s"]
-    t_next = t_ic + truth["step_time_s"]
-    clear = ~_overlaps(t_ic - HOLE_MARGIN_S, t_next + HOLE_MARGIN_S, holes)
-    clear &= t_ic > 8.5
-    res = compare_steps(steps, {k: v[clear] for k, v in truth.items()}, ())
-    assert res["found_pct"] >= 90.0, res
-    # dropped steps are counted: together with the emitted ones, about the no-loss count
-    assert stage.steps_dropped_ > 0
-    assert abs(len(steps) + stage.steps_dropped_ - len(ref)) <= 0.05 * len(ref)
-    # metrics of the emitted steps agree with the no-loss analysis of the same contacts
-    i, j = match_events(steps["t_ic_s"], ref["t_ic_s"], 0.01)
-    assert i.size >= 0.9 * len(steps)
-    # (the pelvis angles integrate the filled angular rate: a small lasting difference)
+    # every step of the analysis without loss is still there, next to holes too
+    assert abs(len(steps) - len(ref)) <= 1
+    # (a contact whose rise is in a hole is placed up to the hole's length off: 0.2 s at most)
+    i, j = match_events(steps["t_ic_s"], ref["t_ic_s"], MAX_FILL_S)
+    assert i.size >= len(ref) - 1
+    assert stage.steps_near_holes_ > 0.05 * len(steps)
+    # no metric rests on a hole: the events it is built from are clear of holes by the margin
+    # (measured to the filled samples: a sample period inside the bounds)
+    m = HOLE_MARGIN_S
+    filled = holes + np.array([1.0, -1.0]) / sensor.rate_hz
+    t_ic, t_to = steps["t_ic_s"], steps["t_to_s"]
+    t_next = t_ic + steps["step_time_s"]
+    ok = np.isfinite(steps["step_time_s"])
+    assert not _overlaps(t_ic[ok] - m, t_ic[ok] + m, filled).any()
+    assert not _overlaps(t_next[ok] - m, t_next[ok] + m, filled).any()
+    ok = np.isfinite(steps["contact_time_s"])
+    assert not _overlaps(t_ic[ok] - m, t_to[ok] + m, filled).any()
+    ok = np.isfinite(steps["vertical_oscillation_m"]) & np.isfinite(t_next)
+    assert not _overlaps(t_ic[ok] - m, t_next[ok] + m, filled).any()
+    # a metric is given wherever what it reads is clear of holes (no-loss times, a sample
+    # more margin: the holes' bounds are the samples kept around them)
+    pad = m + 2.0 / sensor.rate_hz
+    r_ic, r_to = ref["t_ic_s"][j], ref["t_to_s"][j]
+    r_next = r_ic + ref["step_time_s"][j]
+    wanted = {
+        "step_time_s": ~_overlaps(r_ic - pad, r_ic + pad, holes)
+        & ~_overlaps(r_next - pad, r_next + pad, holes),
+        "contact_time_s": ~_overlaps(r_ic - pad, r_to + pad, holes),
+        "vertical_oscillation_m": ~_overlaps(r_ic - pad, r_next + pad, holes),
+    }
+    for col, clear in wanted.items():
+        clear &= np.isfinite(ref[col][j])
+        assert clear.sum() > 0.3 * len(ref), col
+        assert np.isfinite(steps[col][i][clear]).all(), col
+    # what is given agrees with the analysis without loss
     for col, tol in (("t_ic_s", 0.002), ("contact_time_s", 0.002), ("step_time_s", 0.002),
-                     ("impact_peak_g", 0.01), ("vertical_oscillation_m", 0.001),
+                     ("flight_time_s", 0.002), ("impact_peak_g", 0.01),
+                     ("vgrf_peak_bw", 0.01), ("vertical_oscillation_m", 0.001),
                      ("pelvic_tilt_rom_deg", 0.2), ("pelvic_obliquity_rom_deg", 0.2),
                      ("pelvic_rotation_rom_deg", 0.2), ("pelvic_drop_deg", 0.3)):
         a, b = steps[col][i], ref[col][j]
+        if col == "t_ic_s":  # always given; accurate where a time built on it is
+            a = np.where(np.isfinite(steps["step_time_s"][i])
+                         | np.isfinite(steps["contact_time_s"][i]), a, np.nan)
         both = np.isfinite(a) & np.isfinite(b)
-        assert both.sum() >= 0.8 * i.size, col
+        assert both.sum() > 0.3 * len(ref), col
         err = np.abs(a[both] - b[both])
+        # (the pelvis angles integrate the filled angular rate: a small lasting difference)
         assert np.percentile(err, 95) <= tol, (col, np.percentile(err, 95))
+    # at 1 % loss, most steps keep every timing metric
+    if prob == 0.01:
+        assert np.isfinite(steps["step_time_s"]).mean() > 0.8
+
+
+def test_which_metrics_a_hole_withholds():
+    """One step at 400 Hz (contact at sample 1000, toe-off 1100, next contact 1140), a hole
+    placed in each phase: only what reads the hole is withheld. A hole in the flight as long
+    as the shortest contact could hide one, so the step and flight times are withheld too."""
+    from imu_hip.pipeline import _NearHoles
+
+    fs, m = 400.0, int(np.ceil(HOLE_MARGIN_S * 400.0))
+    ic, to, nxt = np.array([1000.0]), np.array([1100.0]), np.array([1140.0])
+
+    def near(first: int, n: int) -> dict[str, bool]:
+        h = _NearHoles(np.arange(first, first + n), m, fs, ic, to, nxt, nxt)
+        return {k: bool(getattr(h, k)[0])
+                for k in ("ic", "to", "step", "contact", "flight", "span")}
+
+    # a short hole well before the contact: nothing of this step
+    assert not any(near(800, 19).values())
+    # in the rise: the contact and everything timed from it
+    assert near(1010, 19) == dict(ic=True, to=False, step=True, contact=True, flight=False,
+                                  span=True)
+    # mid-stance, clear of both events: only the stance and whole-step metrics
+    assert near(1040, 10) == dict(ic=False, to=False, step=False, contact=True, flight=False,
+                                  span=True)
+    # a long hole in mid-stance cannot hide a contact: the step time stays
+    assert near(1032, 36) == dict(ic=False, to=False, step=False, contact=True, flight=False,
+                                  span=True)
+    # a long hole in the flight could
+    far = _NearHoles(np.arange(1300, 1340), m, fs, np.array([1000.0]), np.array([1100.0]),
+                     np.array([1500.0]), np.array([1500.0]))
+    assert far.step[0] and far.flight[0] and not far.ic[0] and not far.to[0]
+    # a short one there cannot
+    far = _NearHoles(np.arange(1300, 1310), m, fs, np.array([1000.0]), np.array([1100.0]),
+                     np.array([1500.0]), np.array([1500.0]))
+    assert not far.step[0] and not far.flight[0] and far.span[0]
+    # a step without a toe-off or a next contact: only its contact is checked
+    h = _NearHoles(np.arange(1200, 1219), m, fs, ic, np.array([np.nan]), np.array([np.nan]),
+                   ic)
+    assert not h.ic[0] and not h.to[0] and not h.span[0]
+
+
+def test_running_time_and_step_count_survive_packet_loss():
+    """The summary's step count and running time (the load totals of the history) read the
+    same with 3 % of packets lost as without loss: a step without its step time still counts
+    up to the next one."""
+    sensor, _ = _reference()
+    clean = analyze(sensor).summary
+    lossy = analyze(drop_packets(sensor, 0.03, seed=30)[0]).summary
+    assert lossy["steps_near_packet_loss"] > 20
+    assert abs(lossy["step_count"] - clean["step_count"]) <= 1
+    assert lossy["time_running_s"] == pytest.approx(clean["time_running_s"], rel=0.01)
 
 
 def test_the_long_hole_still_splits():
@@ -224,7 +304,7 @@ def test_filled_holes_keep_any_cut_identical(sizes):
     whole, s_whole = sacral([len(sacrum)])
     split, s_split = sacral(sizes)
     assert len(whole) > 20 and s_whole.holes_filled_ > 5
-    assert s_whole.steps_dropped_ == s_split.steps_dropped_ > 0
+    assert s_whole.steps_near_holes_ == s_split.steps_near_holes_ > 0
     _same(whole, split)
     foot = _short_lossy("left_foot")
 
@@ -274,9 +354,9 @@ def test_shoe_strides_survive_packet_loss():
         assert err.size and np.percentile(err, 95) <= tol, (col, np.percentile(err, 95))
 
 
-def test_shoes_beside_a_lossy_sacrum_do_not_join_steps_across_dropped_ones():
-    """Steps dropped at a hole leave the step before them without its next contact in the
-    table: the shoes' timing must not measure its step time to a later step."""
+def test_shoes_beside_a_lossy_sacrum_do_not_time_steps_from_withheld_contacts():
+    """Steps next to a hole keep their row without a step time: the shoes' timing must not
+    measure a step time across them (to a later step, or from a contact the hole moved)."""
     from imu_hip.model import Recording
 
     params = RunnerParams(phases=(("stand", 6.0), ("run", 34.0)), rate_hz=400.0)
@@ -284,7 +364,7 @@ def test_shoes_beside_a_lossy_sacrum_do_not_join_steps_across_dropped_ones():
     sacrum = drop_packets(sim.recording.sensor("sacrum"), 0.04, seed=9)[0]
     feet = [s for s in sim.recording.sensors if s.placement != "sacrum"]
     res = analyze(Recording([sacrum, *feet]))
-    assert res.summary["steps_dropped_at_packet_loss"] > 5
+    assert res.summary["steps_near_packet_loss"] > 5
     assert res.summary["shoes"]["sacral_steps_matched_pct"] > 80
     step = res.steps["step_time_s"]
     typical = np.nanmedian(step)
@@ -296,22 +376,25 @@ def test_live_session_with_packet_loss_yields_steps():
     from imu_hip.ble.virtual import Faults, virtual_devices
     from imu_hip.session import DeviceSpec, Session
 
-    faults = {"sacrum": Faults(drop_prob=0.02, corrupt_prob=0.01)}
-    links = virtual_devices(("sacrum",), duration_s=40.0, speed=math.inf, seed=4,
-                            faults=faults)
-    session = Session([DeviceSpec(link, link.placement, "imu-hip") for link in links])
-    asyncio.run(session.run())
-    stats = links[0].stats
+    def steps(faults):
+        links = virtual_devices(("sacrum",), duration_s=40.0, speed=math.inf, seed=4,
+                                faults=faults)
+        session = Session([DeviceSpec(link, link.placement, "imu-hip") for link in links])
+        asyncio.run(session.run())
+        return session.steps(), links[0].stats
+
+    clean, _ = steps({})
+    lossy, stats = steps({"sacrum": Faults(drop_prob=0.02, corrupt_prob=0.01)})
     assert stats.dropped > 5
-    steps = session.steps()
-    assert len(steps) > 40
+    assert len(clean) > 80 and abs(len(lossy) - len(clean)) <= 1  # every step, next to holes too
 
 
 def _table() -> None:  # pragma: no cover - the measurement behind the report
     sensor, ref = _reference()
     truth = _sim().truth
     print(f"no loss: {len(ref)} steps ({len(truth['t_ic_s'])} true)")
-    print("loss %  fill  steps  dropped  gaps  found % of true steps clear of holes (all)")
+    print("loss %  fill  steps  near holes  gaps  found % of true steps clear of holes (all)"
+          "  step time / contact time / pelvic drop given %")
     for prob in (0.01, 0.02, 0.03, 0.05, 0.10):
         lossy, holes = drop_packets(sensor, prob, seed=round(prob * 1000))
         t_ic = truth["t_ic_s"]
@@ -321,8 +404,11 @@ def _table() -> None:  # pragma: no cover - the measurement behind the report
             steps, stage = sacral_steps(lossy, max_fill_s=fill)
             a = compare_steps(steps, {k: v[clear] for k, v in truth.items()}, ())
             b = compare_steps(steps, truth, ())
-            print(f"{100 * prob:5.0f}  {fill:4.2f}  {len(steps):5d}  {stage.steps_dropped_:7d}"
-                  f"  {stage.gaps_:4d}  {a['found_pct']:5.1f} ({b['found_pct']:5.1f})")
+            given = [100.0 * np.mean(np.isfinite(steps[c])) if len(steps) else 0.0
+                     for c in ("step_time_s", "contact_time_s", "pelvic_drop_deg")]
+            print(f"{100 * prob:5.0f}  {fill:4.2f}  {len(steps):5d}  {stage.steps_near_holes_:10d}"
+                  f"  {stage.gaps_:4d}  {a['found_pct']:5.1f} ({b['found_pct']:5.1f})"
+                  f"  {given[0]:5.1f} / {given[1]:5.1f} / {given[2]:5.1f}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -67,7 +67,7 @@ def test_any_cut_into_blocks_gives_identical_steps(sizes):
     assert len(whole) > 40
     _assert_same(whole, split)
     np.testing.assert_array_equal(stage_whole.alignment_.rotation, stage_split.alignment_.rotation)
-    for counter in ("gaps_", "holes_filled_", "dropped_samples_", "steps_dropped_",
+    for counter in ("gaps_", "holes_filled_", "dropped_samples_", "steps_near_holes_",
                     "steps_saturated_"):
         assert getattr(stage_whole, counter) == getattr(stage_split, counter), counter
 

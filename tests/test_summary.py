@@ -126,3 +126,18 @@ def test_printed_summary_says_why_sides_and_walking_metrics_are_missing():
     run["alignment"] = {"vertical_quality": 0.2, "forward_quality": 0.9}
     text = format_summary(run)
     assert "sides unknown" in text and "vertical uncertain (quality 0.2" in text
+
+
+def test_a_step_without_its_step_time_counts_up_to_the_next_one():
+    """Durations for running and load totals: a missing step time (a lost packet) is the time to
+    the next step when that is within 1.5 typical steps of the same gait; a break is not."""
+    from imu_hip.metrics.summary import step_durations
+
+    t = np.array([0.0, 0.3, 0.6, 0.9, 5.0, 5.55, 6.1, 6.65])
+    step = np.array([0.3, np.nan, 0.3, np.nan, 0.55, np.nan, 0.55, np.nan])
+    gait = np.array(["run"] * 4 + ["walk"] * 4)
+    d = step_durations(step, t, gait)
+    np.testing.assert_allclose(d[:3], [0.3, 0.3, 0.3])
+    assert np.isnan(d[3])  # 4.1 s to the next step: a break
+    np.testing.assert_allclose(d[4:7], [0.55, 0.55, 0.55])  # (walking has its own typical step)
+    assert np.isnan(d[7])  # the last step

@@ -31,6 +31,9 @@ TREND_ONLY = {
 MIN_STEPS_PER_SIDE = 5
 #: Running time (s) from which the summary describes the running steps only.
 RUN_SUMMARY_S = 60.0
+#: A step without a step time counts up to the next step in the table when that comes within
+#: this many typical step times (a longer pause is a break; one hidden contact makes 2).
+CONTINUED_STEP = 1.5
 
 
 def finite_median(x: np.ndarray) -> float:
@@ -54,6 +57,21 @@ def asymmetry_pct(left: float, right: float) -> float:
     if not np.isfinite(mean) or abs(mean) < 1e-12:
         return float("nan")
     return float(100.0 * (left - right) / mean)
+
+
+def step_durations(step_time_s: np.ndarray, t_ic_s: np.ndarray, gait: np.ndarray) -> np.ndarray:
+    """Time each step stands for (s): its step time; where that is missing (withheld next to a
+    lost packet, or the last step before a change of gait) the time to the next step in the
+    table when under CONTINUED_STEP times the median step time of its gait, else NaN (a
+    break: standing, a gap, the end)."""
+    dur = np.asarray(step_time_s, dtype=float).copy()
+    gait = np.asarray(gait)
+    to_next = np.append(np.diff(np.asarray(t_ic_s, dtype=float)), np.nan)
+    for g in np.unique(gait):
+        rows = gait == g
+        fill = rows & ~np.isfinite(dur) & (to_next < CONTINUED_STEP * finite_median(dur[rows]))
+        dur[fill] = to_next[fill]
+    return dur
 
 
 def drift_windows(step_time_s: np.ndarray, share: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
@@ -84,13 +102,14 @@ def summarize(
     # running, or more running steps than walking ones (a warm-up walk must not pull the
     # cadence or the contact time towards walking values, nor a few jogged steps make a walk
     # a run); else all the steps.
-    finite_step = np.isfinite(step_time)
-    run_s = float(step_time[running & finite_step].sum())
+    duration = step_durations(step_time, steps["t_ic_s"], gait)
+    finite_step = np.isfinite(duration)
+    run_s = float(duration[running & finite_step].sum())
     use_running = bool(running.sum() >= 2 * MIN_STEPS_PER_SIDE
                        and (run_s >= RUN_SUMMARY_S or running.sum() >= walking.sum()))
     rows = running if use_running else np.ones(len(steps), bool)
     side = steps["side"][rows]
-    first, last = drift_windows(steps["step_time_s"][rows])
+    first, last = drift_windows(duration[rows])
     metrics: dict[str, Any] = {}
     for name in SUMMARY_METRICS:
         x = steps[name][rows]
@@ -138,7 +157,7 @@ def summarize(
         "steps_running": int(running.sum()),
         "steps_walking": int(walking.sum()),
         "time_running_s": run_s,
-        "time_walking_s": float(step_time[walking & finite_step].sum()),
+        "time_walking_s": float(duration[walking & finite_step].sum()),
         "steps_left": int((steps["side"] == "left").sum()),
         "steps_right": int((steps["side"] == "right").sum()),
         "metrics_over": "running steps" if use_running else "all steps",
@@ -200,9 +219,8 @@ def format_summary(summary: dict[str, Any]) -> str:
     if summary.get("holes_filled"):
         lines.append(
             f"short holes filled {summary['holes_filled']} ({summary.get('filled_samples', 0)} "
-            f"samples); steps dropped at packet losses "
-            f"{summary.get('steps_dropped_at_packet_loss', 0)} (a step touching a filled hole "
-            "is not reported)"
+            f"samples); steps next to them {summary.get('steps_near_packet_loss', 0)} "
+            "(reported without the metrics a filled hole could change)"
         )
     if summary.get("steps_accelerometer_saturated"):
         lines.append(
