@@ -49,6 +49,7 @@ from imu_hip.gait.sacrum import (
     MAX_STEP_S,
     MIN_CONTACT_S,
     MIN_SEGMENT_S,
+    despike,
     detect_sacral_events,
 )
 from imu_hip.metrics import grf
@@ -280,6 +281,9 @@ class SacralStage(ResamplerCounts):
         side, gait = ev.side[keep], ev.gait[keep]
         near = _NearHoles(filled, self._hole_margin_n, fs, ic, to, nxt, end[keep])
         self.steps_near_holes_ += int(near.span.sum())
+        # the metrics read the signal the events came from: a corrupted sample is bridged
+        clean = despike(acc)
+        az, ax = clean[:, 2], clean[:, 0]
         step_time = np.where(near.step, np.nan, (nxt - ic) / fs)
         contact = np.where(near.contact, np.nan, (to - ic) / fs)
         cols: dict[str, np.ndarray] = {
@@ -292,11 +296,11 @@ class SacralStage(ResamplerCounts):
             "flight_time_s": np.where(near.flight, np.nan, (nxt - to) / fs),
             "cadence_spm": 60.0 / step_time,
             "duty_factor": contact / (2.0 * step_time),
-            "vertical_oscillation_m": vertical_oscillation_m(acc[:, 2], ic, nxt, fs),
-            "impact_peak_g": np.where(near.ic, np.nan, impact_peak_g(acc[:, 2], ic, fs)),
-            "braking_peak_g": braking_peak_g(acc[:, 0], ic, to, nxt),
+            "vertical_oscillation_m": vertical_oscillation_m(az, ic, nxt, fs),
+            "impact_peak_g": np.where(near.ic, np.nan, impact_peak_g(az, ic, fs)),
+            "braking_peak_g": braking_peak_g(ax, ic, to, nxt),
         }
-        active = np.where(near.contact, np.nan, grf.active_peak_g(acc[:, 2], ic, to, fs))
+        active = np.where(near.contact, np.nan, grf.active_peak_g(az, ic, to, fs))
         if saturated.any():
             active[saturated] = np.nan
             for name in SATURATION_NAN:

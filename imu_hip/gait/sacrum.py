@@ -212,10 +212,11 @@ def detect_sacral_events(
         return _empty()
     if gyr is not None and not np.all(np.isfinite(gyr)):
         gyr = None
-    az_g = _despike(acc[:, 2] / G)
+    acc = despike(acc)
+    az_g = acc[:, 2] / G
     az = _lowpass(az_g, EVENT_LOWPASS_HZ, rate_hz)
     s = np.maximum(az, 0.0)
-    peaks = _find_humps(az_g, rate_hz, az=az, ax_g=_despike(acc[:, 0] / G))
+    peaks = _find_humps(az_g, rate_hz, az=az, ax_g=acc[:, 0] / G)
     if peaks.size == 0:
         return _empty()
     left, right = _troughs(az, peaks, rate_hz)
@@ -273,20 +274,24 @@ def _lowpass(x: np.ndarray, cutoff_hz: float, rate_hz: float, order: int = 4) ->
     return y[::-1][edge:-edge]
 
 
-def _despike(x: np.ndarray) -> np.ndarray:
-    """``x`` (g) with every single sample that stands more than SPIKE_G beyond both neighbours
-    set to the nearer neighbour (ends kept). A corrupted sample (a bit flip, a glitch of tens of
-    g) would otherwise ring through the low-passes and reshape the steps around it; a rise, a
-    fall or a peak wider than one sample passes unchanged."""
+def despike(acc_mps2: np.ndarray) -> np.ndarray:
+    """``acc_mps2`` ((n, 3), m/s²) with every single sample that stands more than SPIKE_G
+    beyond both its neighbours (the length of its excess over their per-axis range) brought
+    back into that range (ends kept). A corrupted sample (a bit flip, a glitch of tens of g)
+    would otherwise ring through the low-passes, reshape the steps around it and be read as
+    a peak; a rise, a fall or a peak wider than one sample passes unchanged. On any axes: a
+    glitch split over several axes is found as one."""
+    x = np.asarray(acc_mps2, dtype=float)
     if x.shape[0] < 3:
         return x
     a, b, c = x[:-2], x[1:-1], x[2:]
     lo, hi = np.minimum(a, c), np.maximum(a, c)
-    spike = (b > hi + SPIKE_G) | (b < lo - SPIKE_G)
+    excess = np.maximum(b - hi, 0.0) + np.maximum(lo - b, 0.0)
+    spike = np.einsum("ij,ij->i", excess, excess) > (SPIKE_G * G) ** 2
     if not spike.any():
         return x
     out = x.copy()
-    out[1:-1] = np.where(spike, np.clip(b, lo, hi), b)
+    out[1:-1][spike] = np.clip(b[spike], lo[spike], hi[spike])
     return out
 
 
