@@ -7,7 +7,10 @@ Stages per sacral sensor, all fed in order through ``push(block)``:
    and flagged instead, so the filters below run on through sporadic packet loss;
 2. alignment - the first ``align_window_s`` of samples are buffered until gravity and the direction
    of travel give the sensor-to-body rotation (longer, up to ``align_max_s``, while the wearer
-   stands still); a standing phase in that window gives the pelvis neutral;
+   stands still); a standing phase in that window gives the pelvis neutral. Then every
+   :data:`MOUNT_WINDOW_S` window is checked against it (:class:`_MountWatch`): a re-mounted
+   sensor ends the segment where the window began, and the samples from there are aligned
+   again (``remounts_``);
 3. pelvis orientation (with a gyroscope) - a streaming complementary filter;
 4. gait events and per-step metrics - run on fixed frames of ``frame_s`` samples of each gap-free
    segment, each seen with ``margin_s`` of context on both sides (default
@@ -74,6 +77,17 @@ NO_GYRO_REASON = "no gyroscope: pelvis angles need angular rate, so they are not
 #: beyond 75 ms its impulse response stays below 1.1 % of its peak (1.5 % of its area), so a
 #: hole further away than that cannot move an event of the step noticeably.
 HOLE_MARGIN_S = 0.075
+#: Re-mount checks (:class:`_MountWatch`): window (s; kept inside the frames' context, so no
+#: step of a window has been reported when it is checked), the turn of the sensor's vertical
+#: axis that counts as a new mounting (deg), and how many running windows in a row must vote
+#: for the reversed forward sign. A new alignment within SAME_MOUNT_DEG of the old one (the
+#: check was set off by lying down, say) keeps the old one and its standing neutral.
+MOUNT_WINDOW_S = 2.0
+REMOUNT_DEG = 45.0
+FLIP_WINDOWS = 3
+SAME_MOUNT_DEG = 15.0
+#: Share of a window below 0.5 g (flight) that makes it running (as in the alignment).
+FLIGHT_SHARE = 0.05
 #: Columns read over the whole step (initial contact to the next one): NaN when a filled
 #: sample lies in that span (widened by :data:`HOLE_MARGIN_S`). The pelvis angles integrate
 #: the filled angular rate, the oscillation integrates the acceleration twice, and the braking
@@ -94,7 +108,8 @@ class SacralStage(ResamplerCounts):
 
     ``push(block)`` returns the steps completed by that block (possibly none); ``finish()``
     returns the rest. Attributes after or during the run: ``alignment_`` (None until found),
-    ``neutral_deg_`` (obliquity, tilt, rotation while standing, or None), ``gaps_``, ``samples_``,
+    ``neutral_deg_`` (obliquity, tilt, rotation while standing, or None), ``remounts_`` (one
+    dict per re-mount found: ``t_s``, ``change``, ``turn_deg``), ``gaps_``, ``samples_``,
     ``holes_filled_``, ``filled_samples_`` (short holes filled, see the module docstring),
     ``steps_near_holes_`` (steps reported with the metrics a filled hole touches left out) and
     ``steps_saturated_`` (steps reported without the metrics the saturated accelerometer cut).
@@ -135,6 +150,15 @@ class SacralStage(ResamplerCounts):
         self.neutral_deg_: np.ndarray | None = None
         self.samples_ = 0
         self.steps_near_holes_ = 0
+        self.remounts_: list[dict[str, Any]] = []
+        self._epoch = 0  # alignments so far after re-mounts: part of the segment key
+        self._segment_key: tuple[int, int] | None = None
+        # re-mount checks need their window inside the frames' context (see _remount)
+        self._watch_n = round(MOUNT_WINDOW_S * self.rate_hz)
+        if self._watch_n > self.margin_n:
+            self._watch_n = 0  # (no checks with a context that short)
+        self._watch: _MountWatch | None = None
+        self._before_remount: Alignment | None = None  # while re-aligning after a check
         self.steps_saturated_ = 0
         self._hole_margin_n = int(np.ceil(HOLE_MARGIN_S * self.rate_hz))
 
@@ -146,18 +170,14 @@ class SacralStage(ResamplerCounts):
         out: list[StepTable] = []
         for chunk in self._resampler.push(block):
             self.samples_ += len(chunk)
+            out.extend(self._feed(chunk))
             if not self._aligned:
-                self._pending.append(chunk)
-                self._pending_n += len(chunk)
                 out.extend(self._try_align(final=False))
-            else:
-                out.extend(self._process(chunk))
         return StepTable.concat(out)
 
     def finish(self) -> StepTable:
         out: list[StepTable] = []
-        if not self._aligned:
-            out.extend(self._try_align(final=True))
+        out.extend(self._try_align(final=True))
         out.extend(self._end_segment())
         return StepTable.concat(out)
 
@@ -165,40 +185,66 @@ class SacralStage(ResamplerCounts):
 
     def _try_align(self, final: bool) -> list[StepTable]:
         """Estimate the alignment from exactly the first ``_next_align_try`` samples (or all of
-        them at the end of the stream), so the outcome never depends on the block sizes."""
-        while not self._aligned and self._pending:
-            if not final and self._pending_n < self._next_align_try:
-                return []
-            n = self._pending_n if final else self._next_align_try
-            window = _first_samples(self._pending, n)
-            if self._given_alignment is not None:
-                alignment = self._given_alignment
-            else:
-                acc = np.vstack([c.acc_mps2 for c in window])
-                gyr = np.vstack([c.gyr_rads for c in window]) if self.has_gyro else None
-                alignment = estimate_alignment(acc, gyr, self.rate_hz)
-            settled = self._given_alignment is not None or alignment.forward_quality >= 0.5
-            if final or settled or n >= self.align_max_n:
+        them at the end of the stream), so the outcome never depends on the block sizes; then
+        analyse the samples held back. A re-mount found among them holds the rest back again."""
+        out: list[StepTable] = []
+        while self._pending:
+            if not self._aligned:
+                if not final and self._pending_n < self._next_align_try:
+                    return out
+                n = self._pending_n if final else self._next_align_try
+                window = _first_samples(self._pending, n)
+                if self._given_alignment is not None:
+                    alignment = self._given_alignment
+                else:
+                    acc = np.vstack([c.acc_mps2 for c in window])
+                    gyr = np.vstack([c.gyr_rads for c in window]) if self.has_gyro else None
+                    try:
+                        alignment = estimate_alignment(acc, gyr, self.rate_hz)
+                    except InputError:
+                        if self._before_remount is None:
+                            raise
+                        alignment = self._before_remount  # (too little left after a re-mount)
+                settled = self._given_alignment is not None or alignment.forward_quality >= 0.5
+                if not (final or settled or n >= self.align_max_n):
+                    self._next_align_try += self.align_n
+                    continue
+                old = self._before_remount
+                self._before_remount = None
+                if old is not None and _turn_deg(old.rotation, alignment.rotation) < SAME_MOUNT_DEG:
+                    alignment = old  # the same mounting after all
+                    self.remounts_.pop()
+                else:
+                    if old is not None:
+                        self.remounts_[-1]["turn_deg"] = _turn_deg(old.rotation,
+                                                                   alignment.rotation)
+                    if self.has_gyro:
+                        self.neutral_deg_ = self._standing_neutral(window, alignment)
                 self.alignment_ = alignment
                 self._aligned = True
-                if self.has_gyro:
-                    self.neutral_deg_ = self._standing_neutral(window)
-            else:
-                self._next_align_try += self.align_n
-        pending, self._pending = self._pending, []
-        out: list[StepTable] = []
-        for chunk in pending:
-            out.extend(self._process(chunk))
+                if self._given_alignment is None and self._watch_n > 0:
+                    self._watch = _MountWatch(alignment, self._watch_n, skip=n)
+            pending, self._pending, self._pending_n = self._pending, [], 0
+            for chunk in pending:
+                out.extend(self._feed(chunk))
         return out
 
-    def _standing_neutral(self, chunks: list[UniformChunk]) -> np.ndarray | None:
+    def _feed(self, chunk: UniformChunk) -> list[StepTable]:
+        """Analyse ``chunk`` once aligned, else hold it back for the alignment."""
+        if self._aligned:
+            return self._process(chunk)
+        self._pending.append(chunk)
+        self._pending_n += len(chunk)
+        return []
+
+    def _standing_neutral(self, chunks: list[UniformChunk],
+                          alignment: Alignment) -> np.ndarray | None:
         """Median pelvis angles over still periods (>= 2 s) in the alignment window, if any."""
-        assert self.alignment_ is not None
         angles, still = [], []
         for seg in sorted({c.segment for c in chunks}):
             parts = [c for c in chunks if c.segment == seg]
-            acc = self.alignment_.apply(np.vstack([c.acc_mps2 for c in parts]))
-            gyr = self.alignment_.apply(np.vstack([c.gyr_rads for c in parts]))
+            acc = alignment.apply(np.vstack([c.acc_mps2 for c in parts]))
+            gyr = alignment.apply(np.vstack([c.gyr_rads for c in parts]))
             angles.append(PelvisOrientation(self.rate_hz).push(acc, gyr))
             mask = still_mask(acc, gyr, self.rate_hz)
             mask[: round(self.rate_hz)] = False  # let the filter settle
@@ -208,12 +254,66 @@ class SacralStage(ResamplerCounts):
     # -- segments and frames ---------------------------------------------------------------------
 
     def _process(self, chunk: UniformChunk) -> list[StepTable]:
+        """Analyse ``chunk``; its re-mount check windows (fixed sample counts after the
+        alignment) are checked first: when one finds the sensor re-mounted, the segment ends
+        where that window began and everything from there waits for a new alignment."""
+        watch = self._watch
+        if watch is None:
+            return self._analyse(chunk)
+        out: list[StepTable] = []
+        if self._segment_key != (chunk.segment, self._epoch):
+            watch.next_window()  # (windows start with their segment: one segment each)
+        if watch.skip:  # the samples the alignment came from are not checked against it
+            piece, chunk = _split_chunk(chunk, watch.skip)
+            watch.skip -= len(piece)
+            out.extend(self._analyse(piece))
+        if not len(chunk):
+            return out
+        end, change = watch.scan(chunk)
+        if change is None:
+            out.extend(self._analyse(chunk))
+            return out
+        # the window that changed: ``watch.held`` (already analysed) and chunk[start:end]
+        start = max(0, end - watch.window_n)
+        head, chunk = _split_chunk(chunk, start)
+        if len(head):
+            out.extend(self._analyse(head))
+        window, rest = _split_chunk(chunk, end - start)
+        out.extend(self._remount(change, watch.held, window))
+        out.extend(self._feed(rest))
+        return out
+
+    def _remount(self, change: str, analysed: list[UniformChunk],
+                 window: UniformChunk) -> list[StepTable]:
+        """The sensor's mounting changed in the window of samples ``analysed`` (the end of the
+        current segment) and ``window``: end the segment where the window began, and hold
+        everything from there back for a new alignment."""
+        done = sum(len(c) for c in analysed)
+        first = analysed[0] if analysed else window
+        self.remounts_.append({"t_s": first.t0_s + first.first_k / self.rate_hz,
+                               "change": change})
+        if done:
+            assert self._segment is not None
+            self._segment.truncate(self._segment.length - done)
+        out = self._end_segment()
+        self._epoch += 1
+        self._before_remount = self.alignment_
+        self._aligned, self._watch = False, None
+        self._next_align_try = self.align_n
+        for piece in (*analysed, window):
+            self._feed(piece)
+        return out
+
+    def _analyse(self, chunk: UniformChunk) -> list[StepTable]:
         assert self.alignment_ is not None
         out: list[StepTable] = []
-        if self._segment is None or chunk.segment != self._segment.number:
+        key = (chunk.segment, self._epoch)
+        if self._segment is None or key != self._segment_key:
             out.extend(self._end_segment())
-            self._segment = SegmentFrames(
-                chunk.segment, chunk.t0_s, self.rate_hz, self.frame_n, self.margin_n
+            self._segment_key = key
+            self._segment = SegmentFrames(  # (after a re-mount, mid-segment)
+                chunk.segment, chunk.t0_s + chunk.first_k / self.rate_hz, self.rate_hz,
+                self.frame_n, self.margin_n,
             )
             self._orientation = PelvisOrientation(self.rate_hz) if self.has_gyro else None
         acc = self.alignment_.apply(chunk.acc_mps2)
@@ -343,6 +443,86 @@ def _first_samples(chunks: list[UniformChunk], n: int) -> list[UniformChunk]:
         out.append(c)
         n -= len(c)
     return out
+
+
+class _MountWatch:
+    """Checks, window by window (``window_n`` samples), that the sensor is still mounted as
+    ``alignment`` says. Re-mounted: the window's mean specific force has less than
+    cos(REMOUNT_DEG) G along the body's vertical axis, or FLIP_WINDOWS running windows in a row
+    vote for the opposite forward sign (the alignment's braking/propulsion cue: forward
+    acceleration against vertical jerk; on the force-treadmill trials every 2 s window votes
+    +0.11 to +0.68 for the true sign). The vertical test reads the component along the axis,
+    not the angle: turning on a bend or speeding up adds a horizontal mean that tilts the
+    specific force (0.44 G, 24 deg, at 4 m/s on a 36 m bend) but leaves ~1 G along the vertical,
+    while a sensor turned by an angle keeps only its cosine. ``held``: the samples of the
+    window under way (from earlier chunks); ``skip``: samples not to check, those the alignment
+    was estimated from."""
+
+    def __init__(self, alignment: Alignment, window_n: int, skip: int):
+        self.rotation = alignment.rotation
+        self.window_n = window_n
+        self.skip = skip
+        self.held: list[UniformChunk] = []
+        self.reversed_run = 0
+
+    def next_window(self) -> None:
+        self.held = []
+
+    def scan(self, chunk: UniformChunk) -> tuple[int, str | None]:
+        """Check the windows that ``chunk`` completes: (sample of ``chunk`` where the first
+        window found changed ends, what changed), or (len(chunk), None) with the unfinished
+        window's samples kept in ``held``."""
+        n_held = sum(len(c) for c in self.held)
+        n = n_held + len(chunk)
+        m = n // self.window_n
+        if m == 0:
+            self.held.append(chunk)
+            return len(chunk), None
+        acc = chunk.acc_mps2[: m * self.window_n - n_held]
+        if self.held:
+            acc = np.vstack([*(c.acc_mps2 for c in self.held), acc])
+        # (samples, windows, axes), each window cleaned of corrupted samples on its own
+        win = despike(acc.reshape(m, self.window_n, 3).transpose(1, 0, 2))
+        mean = win.mean(axis=0)
+        up = self.rotation[2]  # body z in sensor axes
+        along = mean @ up
+        running = np.mean(np.linalg.norm(win, axis=2) < 0.5 * G, axis=0) >= FLIGHT_SHARE
+        body = win @ self.rotation.T
+        fwd, jerk = body[:, :, 0], np.gradient(body[:, :, 2], axis=0)
+        cov = np.mean((fwd - fwd.mean(axis=0)) * (jerk - jerk.mean(axis=0)), axis=0)
+        for k in range(m):
+            end = (k + 1) * self.window_n - n_held
+            if along[k] < G * np.cos(np.radians(REMOUNT_DEG)):
+                cos = np.clip(along[k] / max(float(np.linalg.norm(mean[k])), 1e-12), -1, 1)
+                return end, f"vertical moved by {np.degrees(np.arccos(cos)):.0f} deg"
+            if running[k]:
+                self.reversed_run = self.reversed_run + 1 if cov[k] > 0 else 0
+                if self.reversed_run >= FLIP_WINDOWS:
+                    return end, "forward reversed (turned round about the vertical)"
+            if k == 0:
+                self.held = []
+        tail = m * self.window_n - n_held
+        self.held = [_split_chunk(chunk, tail)[1]] if tail < len(chunk) else []
+        return len(chunk), None
+
+
+def _turn_deg(a: np.ndarray, b: np.ndarray) -> float:
+    """Angle (deg) of the rotation between two sensor-to-body rotations."""
+    c = (np.trace(a @ b.T) - 1.0) / 2.0
+    return float(np.degrees(np.arccos(np.clip(c, -1.0, 1.0))))
+
+
+def _split_chunk(chunk: UniformChunk, n: int) -> tuple[UniformChunk, UniformChunk]:
+    """The first ``n`` samples of ``chunk`` and the rest (either may be empty)."""
+    def part(sl: slice, first_k: int) -> UniformChunk:
+        return UniformChunk(
+            chunk.segment, first_k, chunk.t0_s, chunk.rate_hz, chunk.acc_mps2[sl],
+            None if chunk.gyr_rads is None else chunk.gyr_rads[sl],
+            None if chunk.filled is None else chunk.filled[sl],
+        )
+
+    n = min(n, len(chunk))
+    return part(slice(0, n), chunk.first_k), part(slice(n, None), chunk.first_k + n)
 
 
 class _NearHoles:
@@ -656,6 +836,7 @@ def result_from_stage(
         "steps_near_packet_loss": stage.steps_near_holes_,
         "steps_accelerometer_saturated": stage.steps_saturated_,
         "unanalysed_s": short_pieces_s(sensor.t_s, sensor.rate_hz),
+        "remounts": [dict(r) for r in stage.remounts_],
         "mass_kg": mass_kg,
         "alignment": None
         if alignment is None

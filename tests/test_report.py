@@ -397,3 +397,14 @@ def test_one_placement_of_a_session_and_its_history_record(three_sensor_files):
     assert record.impact_load_bw == pytest.approx(np.nansum(both.groups["hip"].columns[
         "vgrf_peak_bw"]))
     assert "shoes.stride_length_m" in record.medians and "hip.pelvic_drop_deg" in record.medians
+
+
+def test_a_re_mount_is_a_data_quality_note_escaped_and_malformed_entries_do_not_break_it():
+    steps = {"t_ic_s": np.zeros(0), "side": np.zeros(0, str)}
+    summary = {"sensor_id": "x", "placement": "sacrum",
+               "remounts": [{"t_s": 754.25, "change": "forward reversed <b>x</b>"},
+                            {"t_s": "soon"}, "junk"]}
+    html = run_report_html(collect_run(SimpleNamespace(steps=steps, summary=summary)))
+    text = "".join(assert_inert(html).text)
+    assert "re-mounted at 754.2 s (forward reversed <b>x</b>); aligned again" in text
+    assert "re-mounted at ? s (?)" in text

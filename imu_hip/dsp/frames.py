@@ -53,6 +53,20 @@ class SegmentFrames:
             self._parts.setdefault(name, []).append(rows)
         self.length += n
 
+    def truncate(self, length: int) -> None:
+        """Forget every row from segment index ``length`` on (rows no frame was cut from yet:
+        ``length`` must not be below the last emitted core end)."""
+        if length < self._next_frame * self.frame_n or length > self.length:
+            raise ValueError(f"cannot truncate a segment of {self.length} samples to {length}")
+        for parts in self._parts.values():
+            if parts:
+                parts[:] = [np.concatenate(parts)[: length - self._offset]]
+        if self._filled:
+            idx = np.concatenate(self._filled)
+            idx = idx[idx < length]
+            self._filled[:] = [idx] if idx.size else []
+        self.length = length
+
     def frames(self, final: bool = False) -> Iterator[Frame]:
         """The frames whose context is complete; with ``final``, every frame left."""
         while (

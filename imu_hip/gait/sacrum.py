@@ -275,19 +275,19 @@ def _lowpass(x: np.ndarray, cutoff_hz: float, rate_hz: float, order: int = 4) ->
 
 
 def despike(acc_mps2: np.ndarray) -> np.ndarray:
-    """``acc_mps2`` ((n, 3), m/s²) with every single sample that stands more than SPIKE_G
-    beyond both its neighbours (the length of its excess over their per-axis range) brought
-    back into that range (ends kept). A corrupted sample (a bit flip, a glitch of tens of g)
-    would otherwise ring through the low-passes, reshape the steps around it and be read as
-    a peak; a rise, a fall or a peak wider than one sample passes unchanged. On any axes: a
-    glitch split over several axes is found as one."""
+    """``acc_mps2`` ((n, 3) or (n, k, 3): time first, m/s²) with every single sample that
+    stands more than SPIKE_G beyond both its neighbours (the length of its excess over their
+    per-axis range) brought back into that range (ends kept). A corrupted sample (a bit flip,
+    a glitch of tens of g) would otherwise ring through the low-passes, reshape the steps
+    around it and be read as a peak; a rise, a fall or a peak wider than one sample passes
+    unchanged. On any axes: a glitch split over several axes is found as one."""
     x = np.asarray(acc_mps2, dtype=float)
     if x.shape[0] < 3:
         return x
     a, b, c = x[:-2], x[1:-1], x[2:]
     lo, hi = np.minimum(a, c), np.maximum(a, c)
     excess = np.maximum(b - hi, 0.0) + np.maximum(lo - b, 0.0)
-    spike = np.einsum("ij,ij->i", excess, excess) > (SPIKE_G * G) ** 2
+    spike = np.einsum("...j,...j->...", excess, excess) > (SPIKE_G * G) ** 2
     if not spike.any():
         return x
     out = x.copy()

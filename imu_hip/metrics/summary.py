@@ -216,6 +216,11 @@ def format_summary(summary: dict[str, Any]) -> str:
             f"not analysed: {_clock(summary['unanalysed_s'])} (m:s) of data in pieces shorter "
             f"than {MIN_SEGMENT_S:g} s between gaps (too short to find steps in)"
         )
+    for r in summary.get("remounts") or ():
+        lines.append(
+            f"sensor re-mounted at {_clock(r['t_s'])} (m:s; {r['change']}, turned by "
+            f"{_num(r.get('turn_deg'), 3)} deg): aligned again from there"
+        )
     if summary.get("holes_filled"):
         lines.append(
             f"short holes filled {summary['holes_filled']} ({summary.get('filled_samples', 0)} "

@@ -9,6 +9,7 @@ the last 10 % of the running time; left/right; data quality; the recording's own
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
@@ -289,6 +290,13 @@ def data_quality(run: RunData) -> str:
                 f"sensor {s.get('sensor_id', '?')}: {s['gaps']} gap(s) in the data; no step is "
                 "counted across a gap, so step counts and distance are slightly low."
             )
+        remounts = s.get("remounts")
+        for r in remounts if isinstance(remounts, list) else ():
+            t = r.get("t_s") if isinstance(r, Mapping) else None
+            when = num(float(t), 4) if isinstance(t, int | float) else "?"
+            change = r.get("change", "?") if isinstance(r, Mapping) else "?"
+            notes.append(f"sensor {s.get('sensor_id', '?')}: re-mounted at {when} s ({change}); "
+                         "aligned again from there.")
         if s.get("unanalysed_s"):
             notes.append(
                 f"sensor {s.get('sensor_id', '?')}: {num(float(s['unanalysed_s']), 3)} s of data "

@@ -1,0 +1,149 @@
+"""A sacral sensor re-mounted mid-run (turned over, clipped on back to front) is found and the
+analysis aligns it again from there; lying down for a while is not a re-mount."""
+
+from __future__ import annotations
+
+from functools import cache
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from scipy.spatial.transform import Rotation
+
+from imu_hip.metrics.summary import format_summary
+from imu_hip.model import Block, G, SensorRecording
+from imu_hip.pipeline import SacralStage, analyze, push_all
+from imu_hip.sim import RunnerParams, simulate
+from imu_hip.validation import match_events
+
+CHANGE_S = 30.0
+
+
+@cache
+def _run(seconds: float = 60.0, stand_s: float = 6.0):
+    params = RunnerParams(phases=(("stand", stand_s), ("run", seconds - stand_s)),
+                          rate_hz=100.0)
+    return simulate(params, seed=11, placements=("sacrum",))
+
+
+def _turned(body_rotvec: list[float], start_s: float = CHANGE_S,
+            end_s: float = np.inf) -> SensorRecording:
+    """The simulated sensor turned on the body by ``body_rotvec`` (rad, body axes) from
+    ``start_s`` to ``end_s``."""
+    sim = _run()
+    s = sim.recording.sensor("sacrum")
+    mount = sim.mounting["sacrum"]  # body = mount @ sensor
+    turn = Rotation.from_rotvec(body_rotvec).as_matrix()
+    new_from_old = mount.T @ turn.T @ mount
+    on = (s.t_s >= start_s) & (s.t_s < end_s)
+    acc, gyr = s.acc_mps2.copy(), s.gyr_rads.copy()
+    acc[on] = acc[on] @ new_from_old.T
+    gyr[on] = gyr[on] @ new_from_old.T
+    return SensorRecording("s", "sacrum", s.rate_hz, s.t_s, acc, gyr)
+
+
+def _after(steps, t0: float):
+    """Steps from ``t0`` on, matched to the true ones and to those of the sensor left alone:
+    (estimate rows, truth rows, rows of the untouched analysis)."""
+    truth = _run().truth
+    clean = _clean()
+    e = np.flatnonzero(steps["t_ic_s"] >= t0)
+    t = np.flatnonzero(truth["t_ic_s"] >= t0)
+    c = np.flatnonzero(clean["t_ic_s"] >= t0)
+    i, j = match_events(steps["t_ic_s"][e], truth["t_ic_s"][t], 0.05)
+    k, m = match_events(steps["t_ic_s"][e], clean["t_ic_s"][c], 0.005)
+    assert k.size >= 0.95 * c.size
+    return e[i], t[j], (e[k], c[m])
+
+
+@cache
+def _clean():
+    return analyze(_run().recording.sensor("sacrum")).steps
+
+
+@pytest.mark.parametrize(("turn", "words"), [([np.pi, 0.0, 0.0], "vertical moved"),
+                                             ([0.0, 0.0, np.pi], "forward reversed"),
+                                             ([0.0, np.radians(60), 0.0], "vertical moved")])
+def test_a_sensor_re_mounted_mid_run_is_aligned_again(turn, words):
+    """Turned over, back to front (about the vertical, which gravity cannot show) or tipped
+    by 60 deg: the re-mount is reported near when it happened, and the steps after it are
+    found with the right side, braking and pelvic drop. Before, the analysis kept the first
+    alignment: no step at all after turning over, every side swapped back to front."""
+    res = analyze(_turned(turn))
+    remounts = res.summary["remounts"]
+    assert len(remounts) == 1 and words in remounts[0]["change"]
+    assert CHANGE_S - 2.5 <= remounts[0]["t_s"] <= CHANGE_S + 10.0
+    assert abs(remounts[0]["turn_deg"] - np.degrees(np.linalg.norm(turn))) < 10.0
+    assert "sensor re-mounted at 0:" in format_summary(res.summary)
+    est, true, (mine, clean) = _after(res.steps, remounts[0]["t_s"] + 12.0)
+    truth = _run().truth
+    assert est.size >= 0.95 * (truth["t_ic_s"] >= remounts[0]["t_s"] + 12.0).sum() > 30
+    assert np.mean(res.steps["side"][est] == truth["side"][true]) > 0.95
+    # the forward and lateral metrics as true (the untouched analysis: braking +0.07 g,
+    # drop +0.03 deg), the vertical ones as measured on the sensor left alone
+    for col, tol in (("braking_peak_g", 0.1), ("pelvic_drop_deg", 0.5)):
+        err = np.nanmedian(res.steps[col][est]) - np.nanmedian(truth[col][true])
+        assert abs(err) < tol, (col, err)
+    for col, tol in (("contact_time_s", 0.003), ("vgrf_peak_bw", 0.03)):
+        err = np.nanmedian(res.steps[col][mine]) - np.nanmedian(_clean()[col][clean])
+        assert abs(err) < tol, (col, err)
+
+
+def test_without_a_change_nothing_is_re_mounted():
+    res = analyze(_run().recording.sensor("sacrum"))
+    assert res.summary["remounts"] == []
+    assert "re-mounted" not in format_summary(res.summary)
+
+
+def test_lying_down_for_a_while_keeps_the_alignment_and_the_standing_neutral():
+    """10 s lying on the back (the sensor's vertical axis horizontal) sets the check off; the
+    alignment found afterwards is the old one, so no re-mount is reported and the standing
+    neutral of the start still holds for the pelvic drop."""
+    sim = _run()
+    s = sim.recording.sensor("sacrum")
+    mount = sim.mounting["sacrum"]
+    lying = (s.t_s >= CHANGE_S) & (s.t_s < CHANGE_S + 10.0)
+    acc, gyr = s.acc_mps2.copy(), s.gyr_rads.copy()
+    body_g = np.array([-1.0, 0.0, 0.0]) * G  # lying on the back: gravity along -x (body)
+    rng = np.random.default_rng(0)
+    acc[lying] = mount.T @ body_g + rng.normal(0.0, 0.05, (lying.sum(), 3))
+    gyr[lying] = rng.normal(0.0, 0.005, (lying.sum(), 3))
+    res = analyze(SensorRecording("s", "sacrum", s.rate_hz, s.t_s, acc, gyr))
+    assert res.summary["remounts"] == []
+    assert res.summary["pelvis_neutral"] == "standing"
+    truth = _run().truth
+    est, true, _ = _after(res.steps, CHANGE_S + 15.0)
+    assert est.size >= 0.95 * (truth["t_ic_s"] >= CHANGE_S + 15.0).sum()
+    err = np.nanmedian(res.steps["pelvic_drop_deg"][est]) - np.nanmedian(
+        truth["pelvic_drop_deg"][true])
+    assert abs(err) < 0.5
+
+
+def _cut(sensor: SensorRecording, sizes: list[int]) -> list[Block]:
+    blocks, i, k = [], 0, 0
+    while i < len(sensor):
+        j = min(len(sensor), i + sizes[k % len(sizes)])
+        blocks.append(sensor.block(i, j))
+        i, k = j, k + 1
+    return blocks
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.integers(min_value=1, max_value=900), min_size=1, max_size=5))
+def test_a_re_mount_gives_the_same_steps_whatever_the_cut(sizes):
+    sensor = _turned([np.pi, 0.0, 0.0])
+
+    def run(sz):
+        stage = SacralStage(sensor.rate_hz, True, frame_s=2.0, align_window_s=4.0)
+        return push_all(stage, _cut(sensor, sz)), stage
+
+    whole, s_whole = run([len(sensor)])
+    split, s_split = run(sizes)
+    assert len(s_whole.remounts_) == 1 and s_split.remounts_ == s_whole.remounts_
+    assert len(whole) == len(split) > 100
+    for name, col in whole.columns.items():
+        if col.dtype.kind in "US":
+            assert list(col) == list(split[name]), name
+        else:
+            np.testing.assert_allclose(col, split[name], rtol=1e-9, atol=1e-9, err_msg=name)
