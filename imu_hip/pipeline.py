@@ -8,9 +8,9 @@ Stages per sacral sensor, all fed in order through ``push(block)``:
 2. alignment - the first ``align_window_s`` of samples are buffered until gravity and the direction
    of travel give the sensor-to-body rotation (longer, up to ``align_max_s``, while the wearer
    stands still); a standing phase in that window gives the pelvis neutral. Then every
-   :data:`MOUNT_WINDOW_S` window is checked against it (:class:`_MountWatch`): a re-mounted
-   sensor ends the segment where the window began, and the samples from there are aligned
-   again (``remounts_``);
+   :data:`MOUNT_WINDOW_S` window of running is checked against it (:class:`_MountWatch`): a
+   re-mounted sensor ends the segment where the change began, and the samples from there are
+   aligned again (``remounts_``);
 3. pelvis orientation (with a gyroscope) - a streaming complementary filter;
 4. gait events and per-step metrics - run on fixed frames of ``frame_s`` samples of each gap-free
    segment, each seen with ``margin_s`` of context on both sides (default
@@ -77,12 +77,12 @@ NO_GYRO_REASON = "no gyroscope: pelvis angles need angular rate, so they are not
 #: beyond 75 ms its impulse response stays below 1.1 % of its peak (1.5 % of its area), so a
 #: hole further away than that cannot move an event of the step noticeably.
 HOLE_MARGIN_S = 0.075
-#: Re-mount checks (:class:`_MountWatch`): window (s; kept inside the frames' context, so no
-#: step of a window has been reported when it is checked), the turn of the sensor's vertical
-#: axis that counts as a new mounting (deg), and how many running windows in a row must vote
-#: for the reversed forward sign. A new alignment within SAME_MOUNT_DEG of the old one (the
-#: check was set off by lying down, say) keeps the old one and its standing neutral.
-MOUNT_WINDOW_S = 2.0
+#: Re-mount checks (:class:`_MountWatch`): window (s), the turn of the sensor's vertical axis
+#: that counts as a new mounting (deg), and how many running windows in a row must vote for
+#: the reversed forward sign (those windows together fit in the frames' 5.5 s context, so no
+#: step of them has been reported when the last is checked). A new alignment within
+#: SAME_MOUNT_DEG of the old one keeps the old one and its standing neutral.
+MOUNT_WINDOW_S = 1.5
 REMOUNT_DEG = 45.0
 FLIP_WINDOWS = 3
 SAME_MOUNT_DEG = 15.0
@@ -155,7 +155,7 @@ class SacralStage(ResamplerCounts):
         self._segment_key: tuple[int, int] | None = None
         # re-mount checks need their window inside the frames' context (see _remount)
         self._watch_n = round(MOUNT_WINDOW_S * self.rate_hz)
-        if self._watch_n > self.margin_n:
+        if FLIP_WINDOWS * self._watch_n > self.margin_n:
             self._watch_n = 0  # (no checks with a context that short)
         self._watch: _MountWatch | None = None
         self._before_remount: Alignment | None = None  # while re-aligning after a check
@@ -204,7 +204,11 @@ class SacralStage(ResamplerCounts):
                     except InputError:
                         if self._before_remount is None:
                             raise
-                        alignment = self._before_remount  # (too little left after a re-mount)
+                        alignment = self._before_remount
+                        self.remounts_[-1]["change"] += (
+                            "; too little data after it to align again: previous alignment kept")
+                        self.remounts_[-1]["turn_deg"] = float("nan")
+                        self._before_remount = None
                 settled = self._given_alignment is not None or alignment.forward_quality >= 0.5
                 if not (final or settled or n >= self.align_max_n):
                     self._next_align_try += self.align_n
@@ -223,7 +227,8 @@ class SacralStage(ResamplerCounts):
                 self.alignment_ = alignment
                 self._aligned = True
                 if self._given_alignment is None and self._watch_n > 0:
-                    self._watch = _MountWatch(alignment, self._watch_n, skip=n)
+                    # (not its first window: a check there could cut at the same place again)
+                    self._watch = _MountWatch(alignment, self._watch_n, skip=self._watch_n)
             pending, self._pending, self._pending_n = self._pending, [], 0
             for chunk in pending:
                 out.extend(self._feed(chunk))
@@ -269,27 +274,28 @@ class SacralStage(ResamplerCounts):
             out.extend(self._analyse(piece))
         if not len(chunk):
             return out
-        end, change = watch.scan(chunk)
+        held = watch.held  # (already analysed: the windows the check may still cut into)
+        cut, change = watch.scan(chunk)
         if change is None:
             out.extend(self._analyse(chunk))
             return out
-        # the window that changed: ``watch.held`` (already analysed) and chunk[start:end]
-        start = max(0, end - watch.window_n)
-        head, chunk = _split_chunk(chunk, start)
-        if len(head):
-            out.extend(self._analyse(head))
-        window, rest = _split_chunk(chunk, end - start)
-        out.extend(self._remount(change, watch.held, window))
-        out.extend(self._feed(rest))
+        if cut >= 0:
+            head, rest = _split_chunk(chunk, cut)
+            if len(head):
+                out.extend(self._analyse(head))
+            out.extend(self._remount(change, [], [rest]))
+        else:
+            analysed = _last_samples(held, -cut)
+            out.extend(self._remount(change, analysed, [*analysed, chunk]))
         return out
 
     def _remount(self, change: str, analysed: list[UniformChunk],
-                 window: UniformChunk) -> list[StepTable]:
-        """The sensor's mounting changed in the window of samples ``analysed`` (the end of the
-        current segment) and ``window``: end the segment where the window began, and hold
-        everything from there back for a new alignment."""
+                 again: list[UniformChunk]) -> list[StepTable]:
+        """The sensor's mounting changed where ``again`` begins (its first samples,
+        ``analysed``, already in the current segment): end the segment there, and hold
+        ``again`` back for a new alignment."""
         done = sum(len(c) for c in analysed)
-        first = analysed[0] if analysed else window
+        first = again[0]
         self.remounts_.append({"t_s": first.t0_s + first.first_k / self.rate_hz,
                                "change": change})
         if done:
@@ -300,7 +306,7 @@ class SacralStage(ResamplerCounts):
         self._before_remount = self.alignment_
         self._aligned, self._watch = False, None
         self._next_align_try = self.align_n
-        for piece in (*analysed, window):
+        for piece in again:
             self._feed(piece)
         return out
 
@@ -447,63 +453,80 @@ def _first_samples(chunks: list[UniformChunk], n: int) -> list[UniformChunk]:
 
 class _MountWatch:
     """Checks, window by window (``window_n`` samples), that the sensor is still mounted as
-    ``alignment`` says. Re-mounted: the window's mean specific force has less than
-    cos(REMOUNT_DEG) G along the body's vertical axis, or FLIP_WINDOWS running windows in a row
-    vote for the opposite forward sign (the alignment's braking/propulsion cue: forward
-    acceleration against vertical jerk; on the force-treadmill trials every 2 s window votes
-    +0.11 to +0.68 for the true sign). The vertical test reads the component along the axis,
-    not the angle: turning on a bend or speeding up adds a horizontal mean that tilts the
+    ``alignment`` says; only running windows (flight, as in the alignment) are checked, so a
+    posture (sitting, bending, lying) is never taken for a new mounting. Re-mounted: the
+    window's mean specific force has less than cos(REMOUNT_DEG) G along the body's vertical
+    axis, or FLIP_WINDOWS running windows in a row vote for the opposite forward sign (the
+    alignment's braking/propulsion cue: forward acceleration against vertical jerk; on the
+    force-treadmill trials every 1.5 s window votes +0.13 to +0.68 for the true sign); the cut
+    is then where the first of them began. The vertical test reads the component along the
+    axis, not the angle: turning on a bend or speeding up adds a horizontal mean that tilts the
     specific force (0.44 G, 24 deg, at 4 m/s on a 36 m bend) but leaves ~1 G along the vertical,
-    while a sensor turned by an angle keeps only its cosine. ``held``: the samples of the
-    window under way (from earlier chunks); ``skip``: samples not to check, those the alignment
-    was estimated from."""
+    while a sensor turned by an angle keeps only its cosine. ``held``: the samples already
+    analysed that a check may still cut into (the reversed windows so far and the window under
+    way); ``skip``: samples not checked."""
 
     def __init__(self, alignment: Alignment, window_n: int, skip: int):
         self.rotation = alignment.rotation
         self.window_n = window_n
         self.skip = skip
         self.held: list[UniformChunk] = []
+        self.open_n = 0  # samples of the window under way (the end of ``held``)
         self.reversed_run = 0
 
     def next_window(self) -> None:
-        self.held = []
+        """Start afresh (a new segment)."""
+        self.held, self.open_n, self.reversed_run = [], 0, 0
 
     def scan(self, chunk: UniformChunk) -> tuple[int, str | None]:
-        """Check the windows that ``chunk`` completes: (sample of ``chunk`` where the first
-        window found changed ends, what changed), or (len(chunk), None) with the unfinished
-        window's samples kept in ``held``."""
-        n_held = sum(len(c) for c in self.held)
-        n = n_held + len(chunk)
-        m = n // self.window_n
+        """Check the windows that ``chunk`` completes: (where to cut, relative to the start of
+        ``chunk``: negative inside ``held``; what changed), or (0, None) with ``held`` moved on
+        over ``chunk``."""
+        w = self.window_n
+        total = self.open_n + len(chunk)
+        m = total // w
         if m == 0:
             self.held.append(chunk)
-            return len(chunk), None
-        acc = chunk.acc_mps2[: m * self.window_n - n_held]
-        if self.held:
-            acc = np.vstack([*(c.acc_mps2 for c in self.held), acc])
+            self.open_n = total
+            return 0, None
+        acc = chunk.acc_mps2[: m * w - self.open_n]
+        if self.open_n:
+            acc = np.vstack([*(c.acc_mps2 for c in _last_samples(self.held, self.open_n)), acc])
         # (samples, windows, axes), each window cleaned of corrupted samples on its own
-        win = despike(acc.reshape(m, self.window_n, 3).transpose(1, 0, 2))
-        mean = win.mean(axis=0)
-        up = self.rotation[2]  # body z in sensor axes
-        along = mean @ up
+        win = despike(acc.reshape(m, w, 3).transpose(1, 0, 2))
+        along = win.mean(axis=0) @ self.rotation[2]  # the body's z in sensor axes
         running = np.mean(np.linalg.norm(win, axis=2) < 0.5 * G, axis=0) >= FLIGHT_SHARE
         body = win @ self.rotation.T
         fwd, jerk = body[:, :, 0], np.gradient(body[:, :, 2], axis=0)
         cov = np.mean((fwd - fwd.mean(axis=0)) * (jerk - jerk.mean(axis=0)), axis=0)
         for k in range(m):
-            end = (k + 1) * self.window_n - n_held
+            start = k * w - self.open_n  # (relative to the start of ``chunk``)
+            if not running[k]:
+                self.reversed_run = 0
+                continue
             if along[k] < G * np.cos(np.radians(REMOUNT_DEG)):
-                cos = np.clip(along[k] / max(float(np.linalg.norm(mean[k])), 1e-12), -1, 1)
-                return end, f"vertical moved by {np.degrees(np.arccos(cos)):.0f} deg"
-            if running[k]:
-                self.reversed_run = self.reversed_run + 1 if cov[k] > 0 else 0
-                if self.reversed_run >= FLIP_WINDOWS:
-                    return end, "forward reversed (turned round about the vertical)"
-            if k == 0:
-                self.held = []
-        tail = m * self.window_n - n_held
-        self.held = [_split_chunk(chunk, tail)[1]] if tail < len(chunk) else []
-        return len(chunk), None
+                return start, (f"only {along[k] / G:.2f} g along the vertical axis: turned by "
+                               f"more than {REMOUNT_DEG:g} deg")
+            self.reversed_run = self.reversed_run + 1 if cov[k] > 0 else 0
+            if self.reversed_run >= FLIP_WINDOWS:
+                return (start - (FLIP_WINDOWS - 1) * w,
+                        "forward reversed (turned round about the vertical)")
+        self.open_n = total - m * w
+        self.held = _last_samples([*self.held, chunk], self.reversed_run * w + self.open_n)
+        return 0, None
+
+
+def _last_samples(chunks: list[UniformChunk], n: int) -> list[UniformChunk]:
+    """The last ``n`` samples of ``chunks`` (the first chunk kept cut short if needed)."""
+    out: list[UniformChunk] = []
+    for c in reversed(chunks):
+        if n <= 0:
+            break
+        if len(c) > n:
+            c = _split_chunk(c, len(c) - n)[1]
+        out.append(c)
+        n -= len(c)
+    return out[::-1]
 
 
 def _turn_deg(a: np.ndarray, b: np.ndarray) -> float:

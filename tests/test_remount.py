@@ -63,9 +63,10 @@ def _clean():
     return analyze(_run().recording.sensor("sacrum")).steps
 
 
-@pytest.mark.parametrize(("turn", "words"), [([np.pi, 0.0, 0.0], "vertical moved"),
+@pytest.mark.parametrize(("turn", "words"), [([np.pi, 0.0, 0.0], "along the vertical axis"),
                                              ([0.0, 0.0, np.pi], "forward reversed"),
-                                             ([0.0, np.radians(60), 0.0], "vertical moved")])
+                                             ([0.0, np.radians(60), 0.0],
+                                              "along the vertical axis")])
 def test_a_sensor_re_mounted_mid_run_is_aligned_again(turn, words):
     """Turned over, back to front (about the vertical, which gravity cannot show) or tipped
     by 60 deg: the re-mount is reported near when it happened, and the steps after it are
@@ -74,12 +75,13 @@ def test_a_sensor_re_mounted_mid_run_is_aligned_again(turn, words):
     res = analyze(_turned(turn))
     remounts = res.summary["remounts"]
     assert len(remounts) == 1 and words in remounts[0]["change"]
-    assert CHANGE_S - 2.5 <= remounts[0]["t_s"] <= CHANGE_S + 10.0
+    # cut where the first window showing the change began: no step after it keeps the old one
+    assert CHANGE_S - 1.5 <= remounts[0]["t_s"] <= CHANGE_S
     assert abs(remounts[0]["turn_deg"] - np.degrees(np.linalg.norm(turn))) < 10.0
     assert "sensor re-mounted at 0:" in format_summary(res.summary)
-    est, true, (mine, clean) = _after(res.steps, remounts[0]["t_s"] + 12.0)
+    est, true, (mine, clean) = _after(res.steps, CHANGE_S)
     truth = _run().truth
-    assert est.size >= 0.95 * (truth["t_ic_s"] >= remounts[0]["t_s"] + 12.0).sum() > 30
+    assert est.size >= 0.95 * (truth["t_ic_s"] >= CHANGE_S).sum() > 30
     assert np.mean(res.steps["side"][est] == truth["side"][true]) > 0.95
     # the forward and lateral metrics as true (the untouched analysis: braking +0.07 g,
     # drop +0.03 deg), the vertical ones as measured on the sensor left alone
@@ -97,14 +99,16 @@ def test_without_a_change_nothing_is_re_mounted():
     assert "re-mounted" not in format_summary(res.summary)
 
 
-def test_lying_down_for_a_while_keeps_the_alignment_and_the_standing_neutral():
-    """10 s lying on the back (the sensor's vertical axis horizontal) sets the check off; the
-    alignment found afterwards is the old one, so no re-mount is reported and the standing
-    neutral of the start still holds for the pelvic drop."""
+@pytest.mark.parametrize("lie_s", [10.0, 30.0])
+def test_lying_down_for_a_while_is_not_a_re_mount(lie_s):
+    """Lying on the back (the sensor's vertical axis horizontal), mid-run for 10 s or to the
+    end of the recording: a posture, not a new mounting, so nothing is reported, the standing
+    neutral of the start stays, and the running after it is measured as before. (Only running
+    windows are checked; a posture without steps once replaced the alignment.)"""
     sim = _run()
     s = sim.recording.sensor("sacrum")
     mount = sim.mounting["sacrum"]
-    lying = (s.t_s >= CHANGE_S) & (s.t_s < CHANGE_S + 10.0)
+    lying = (s.t_s >= CHANGE_S) & (s.t_s < CHANGE_S + lie_s)
     acc, gyr = s.acc_mps2.copy(), s.gyr_rads.copy()
     body_g = np.array([-1.0, 0.0, 0.0]) * G  # lying on the back: gravity along -x (body)
     rng = np.random.default_rng(0)
@@ -113,6 +117,8 @@ def test_lying_down_for_a_while_keeps_the_alignment_and_the_standing_neutral():
     res = analyze(SensorRecording("s", "sacrum", s.rate_hz, s.t_s, acc, gyr))
     assert res.summary["remounts"] == []
     assert res.summary["pelvis_neutral"] == "standing"
+    if CHANGE_S + lie_s >= s.t_s[-1] - 15.0:
+        return
     truth = _run().truth
     est, true, _ = _after(res.steps, CHANGE_S + 15.0)
     assert est.size >= 0.95 * (truth["t_ic_s"] >= CHANGE_S + 15.0).sum()
