@@ -260,15 +260,15 @@ class SacralStage(ResamplerCounts):
 
     def _process(self, chunk: UniformChunk) -> list[StepTable]:
         """Analyse ``chunk``; its re-mount check windows (fixed sample counts after the
-        alignment) are checked first: when one finds the sensor re-mounted, the segment ends
-        where that window began and everything from there waits for a new alignment."""
+        alignment) are checked first: when they find the sensor re-mounted, the segment ends
+        where the change began and everything from there waits for a new alignment."""
         watch = self._watch
         if watch is None:
             return self._analyse(chunk)
         out: list[StepTable] = []
         if self._segment_key != (chunk.segment, self._epoch):
             watch.next_window()  # (windows start with their segment: one segment each)
-        if watch.skip:  # the samples the alignment came from are not checked against it
+        if watch.skip:  # (an alignment's first window: a check there could cut there again)
             piece, chunk = _split_chunk(chunk, watch.skip)
             watch.skip -= len(piece)
             out.extend(self._analyse(piece))
