@@ -218,8 +218,8 @@ def format_summary(summary: dict[str, Any]) -> str:
         )
     for r in summary.get("remounts") or ():
         lines.append(
-            f"sensor re-mounted at {_clock(r['t_s'])} (m:s; {r['change']}, turned by "
-            f"{_num(r.get('turn_deg'), 3)} deg): aligned again from there"
+            f"sensor re-mounted at {_clock(r['t_s'])} (m:s; {terminal_safe(r['change'])}, "
+            f"turned by {_num(r.get('turn_deg'), 3)} deg): aligned again from there"
         )
     if summary.get("holes_filled"):
         lines.append(
