@@ -7,12 +7,14 @@ of ``frame_s`` of each gap-free segment with ``margin_s`` of context on both sid
 (mid-stance). Every decision is taken at fixed sample counts, never at block boundaries, so the
 strides do not depend on how the input was cut into blocks.
 
-Short holes (a few lost packets) are filled by the resampler and flagged; a stride whose span
-between its two mid-stances, widened by :data:`HOLE_MARGIN_S`, touches a filled sample is
-dropped and counted (``strides_dropped_``): the strapdown integration, the events and the foot
-angles of the strides reported never rest on filled data. When only the toe-off after the
-stride (which closes its contact time) would, that toe-off is not measured: contact time and
-pronation are NaN, the rest of the stride stands.
+Short holes (a few lost packets) are filled by the resampler and flagged. A stride with a
+filled sample within :data:`HOLE_MARGIN_S` of a mid-stance or of its landing (from the swing
+peak to the mid-stance after the contact) is dropped and counted (``strides_dropped_``); one
+with a filled sample elsewhere between its mid-stances (push-off, early swing) is reported
+without the columns in :data:`HOLE_NAN`, which read every sample of the stride, and counted
+(``strides_near_holes_``). When the toe-off after the stride (which closes its contact time)
+would read one, that toe-off is not measured: contact time and pronation are NaN. No value
+reported rests on filled data.
 
 :func:`analyze_feet` analyses one or two shoes (and adds flight times across the feet);
 :func:`attach_shoes` gives the sacral steps of the same session their side and contact timing
@@ -46,6 +48,9 @@ FOOT_PLACEMENTS = ("left_foot", "right_foot")
 #: stretch that became the minimum would put the mid-stance inside the hole (dropped). 30 ms.
 HOLE_MARGIN_S = 0.03
 SIDE = {"left_foot": "left", "right_foot": "right"}
+#: Stride columns not given when a filled sample lies between the stride's mid-stances (away
+#: from its landing): they read every sample of the stride.
+HOLE_NAN = ("stride_length_m", "speed_mps", "swing_time_s")
 #: Stride columns not given when the shoe's accelerometer saturated within the stride.
 ACC_SATURATION_NAN = ("stride_length_m", "speed_mps", "impact_peak_g")
 
@@ -57,7 +62,8 @@ class FootStage(ResamplerCounts):
     ``gyro_range_rads``: the gyroscope's full scale if known (clipping is otherwise found from
     the data). ``push(block)`` returns the strides completed by that block (possibly none);
     ``finish()`` the rest. Attributes: ``gaps_``, ``samples_``, ``clipped_samples_``,
-    ``holes_filled_``, ``filled_samples_``, ``strides_dropped_`` (touching a filled hole),
+    ``holes_filled_``, ``filled_samples_``, ``strides_dropped_`` (landing at a filled hole),
+    ``strides_near_holes_`` (reported without what a hole in their swing changes),
     ``strides_saturated_`` (the accelerometer saturated: length, speed and impact not measured),
     ``frame_`` (the last foot frame found, sensor coordinates, columns forward/left/up).
     ``sensor_acc``: when the blocks were calibrated, the map back to the raw readings (where
@@ -87,6 +93,7 @@ class FootStage(ResamplerCounts):
         self.frame_: np.ndarray | None = None
         self._looks: list[bool | None] = []
         self.strides_dropped_ = 0
+        self.strides_near_holes_ = 0
         self.strides_saturated_ = 0
         self._hole_margin_n = int(np.ceil(HOLE_MARGIN_S * self.rate_hz))
 
@@ -146,9 +153,9 @@ class FootStage(ResamplerCounts):
         if not keep.any() or st.frame is None:
             return StrideTable()
         self._last_end = float(t_end[keep][-1])
-        if st.touched is not None:
-            self.strides_dropped_ += int((keep & st.touched).sum())
-            keep &= ~st.touched
+        if st.unplaced is not None:
+            self.strides_dropped_ += int((keep & st.unplaced).sum())
+            keep &= ~st.unplaced
             if not keep.any():
                 return StrideTable()
         k = np.flatnonzero(keep)
@@ -192,6 +199,12 @@ class FootStage(ResamplerCounts):
             "impact_peak_g": fm.impact_peak_g(acc, ic, fs),
             "clipped": st.clipped[k].astype(float),
         }
+        if st.touched is not None and st.touched[k].any():
+            # a hole between the mid-stances: the integration and the first toe-off read it
+            holed = st.touched[k]
+            self.strides_near_holes_ += int(holed.sum())
+            for name in HOLE_NAN:
+                cols[name] = np.where(holed, np.nan, cols[name])
         if st.acc_clipped is not None and st.acc_clipped[k].any():
             # A saturated accelerometer loses acceleration wherever it sits at its limit (the
             # impact, the swing): no repair restores the velocity (a simulated 4 g range gave
@@ -280,6 +293,7 @@ def analyze_foot_sensor(sensor: SensorRecording, block_size: int = 1 << 16,
             "gaps": stage.gaps_, "clipped_samples": stage.clipped_samples_,
             "holes_filled": stage.holes_filled_, "filled_samples": stage.filled_samples_,
             "strides_dropped_at_packet_loss": stage.strides_dropped_,
+            "strides_near_packet_loss": stage.strides_near_holes_,
             "strides_accelerometer_saturated": stage.strides_saturated_,
             "foot_frame_sensor": stage.frame_, "calibration": calibration_info}
     return strides, info

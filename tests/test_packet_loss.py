@@ -1,6 +1,7 @@
 """Sporadic BLE packet loss: short holes are filled and flagged, the analysis runs on through
-them, a step next to a filled hole is reported without the metrics the hole could change, no
-shoe stride touching one is reported, long holes still split the stream.
+them, a step or shoe stride next to a filled hole is reported without the metrics the hole could
+change (a stride whose mid-stances or landing it touches is dropped), long holes still split the
+stream.
 
 ``python tests/test_packet_loss.py`` prints the steps found against the loss rate, with the
 fill (now) and without it (every hole ends the segment, as before).
@@ -316,6 +317,7 @@ def test_filled_holes_keep_any_cut_identical(sizes):
 
     (fw, f_whole), (fs, f_split) = strides([len(foot)]), strides(sizes)
     assert len(fw) > 10 and f_whole.strides_dropped_ == f_split.strides_dropped_ > 0
+    assert f_whole.strides_near_holes_ == f_split.strides_near_holes_
     _same(fw, fs)
 
 
@@ -335,23 +337,82 @@ def _foot_strides(sensor: SensorRecording, max_fill_s: float = MAX_FILL_S
     return StrideTable.concat(parts), stage
 
 
-def test_shoe_strides_survive_packet_loss():
+@pytest.mark.parametrize("prob", [0.01, 0.03, 0.05])
+def test_shoe_strides_survive_packet_loss(prob):
+    """A stride with a hole in its push-off or early swing is still reported, without what
+    reads the whole stride (length, speed, swing time); what is given agrees with the analysis
+    without loss and rests on no hole."""
     foot = _sim(("left_foot",)).recording.sensor("left_foot")
     ref, _ = _foot_strides(foot)
-    lossy, holes = drop_packets(foot, 0.03, seed=3)
+    lossy, holes = drop_packets(foot, prob, seed=round(prob * 1000) + 2)
     strides, stage = _foot_strides(lossy)
     old, _ = _foot_strides(lossy, max_fill_s=0.0)
     assert stage.holes_filled_ > 0 and stage.strides_dropped_ > 0
-    assert not _overlaps(strides["t_start_s"], _stride_end(strides), holes).any()
-    clear = ~_overlaps(ref["t_start_s"] - FOOT_MARGIN_S, ref["t_end_s"] + FOOT_MARGIN_S, holes)
+    assert stage.strides_near_holes_ > 0
+    m = FOOT_MARGIN_S
+    filled = holes + np.array([1.0, -1.0]) / foot.rate_hz
+    t0, t1, t_ic = strides["t_start_s"], strides["t_end_s"], strides["t_ic_s"]
+    # mid-stances and the contact are always clear of holes; the rest only where given
+    assert not _overlaps(t0 - m, t0 + m, filled).any()
+    assert not _overlaps(t_ic - m, _stride_end(strides) + m, filled).any()
+    whole = np.isfinite(strides["stride_length_m"])
+    assert not _overlaps(t0[whole] - m, t1[whole] + m, filled).any()
+    assert (~whole).sum() == stage.strides_near_holes_
+    # every stride clear of holes is reported whole, and more strides than when any hole in
+    # a stride dropped it
+    pad = m + 2.0 / foot.rate_hz
+    clear = ~_overlaps(ref["t_start_s"] - pad, ref["t_end_s"] + pad, holes)
     i, j = match_events(strides["t_end_s"], ref["t_end_s"], 0.01)
-    assert i.size >= 0.9 * clear.sum()
-    assert len(strides) >= len(old)
-    for col, tol in (("stride_length_m", 0.02), ("contact_time_s", 0.005),
-                     ("foot_strike_angle_deg", 0.5), ("pronation_excursion_deg", 0.5)):
-        err = np.abs(strides[col][i] - ref[col][j])
-        err = err[np.isfinite(err)]
-        assert err.size and np.percentile(err, 95) <= tol, (col, np.percentile(err, 95))
+    assert np.isin(np.flatnonzero(clear), j).all()
+    assert np.isfinite(strides["stride_length_m"][i][clear[j]]).all()
+    assert len(strides) >= len(old) and (~whole).sum() >= 0.05 * len(ref)
+    # what is given agrees with the analysis without loss
+    for col in ("t_ic_s", "t_to_s", "stride_time_s", "contact_time_s", "swing_time_s",
+                "stride_length_m", "speed_mps", "foot_strike_angle_deg",
+                "pronation_excursion_deg", "pronation_velocity_dps", "impact_peak_g"):
+        a, b = strides[col][i], ref[col][j]
+        both = np.isfinite(a) & np.isfinite(b)
+        assert both.sum() >= 0.3 * len(ref), col
+        # (the foot frame comes from the strides without holes: the angles move a little)
+        tol = {"foot_strike_angle_deg": 0.05, "pronation_excursion_deg": 0.05,
+               "pronation_velocity_dps": 0.2}.get(col, 1e-4)
+        assert np.abs(a[both] - b[both]).max() <= tol, col
+
+
+def _one_hole(sensor: SensorRecording, t_s: float, n: int = PACKET) -> SensorRecording:
+    """``sensor`` with ``n`` samples lost from the first at or after ``t_s``."""
+    i = int(np.searchsorted(sensor.t_s, t_s))
+    keep = np.ones(len(sensor), bool)
+    keep[i:i + n] = False
+    return SensorRecording(sensor.sensor_id, sensor.placement, sensor.rate_hz,
+                           sensor.t_s[keep], sensor.acc_mps2[keep], sensor.gyr_rads[keep])
+
+
+def test_where_a_hole_in_a_stride_lies_decides_what_is_kept():
+    """One packet lost in the early swing: the stride stays, without length, speed and swing
+    time; in the late swing before the landing, or at a mid-stance: the stride is dropped."""
+    foot = _sim(("left_foot",)).recording.sensor("left_foot")
+    ref, _ = _foot_strides(foot)
+    k = len(ref) // 2
+    t_to, t_ic, t_end = ref["t_to_s"][k - 1], ref["t_ic_s"][k], ref["t_end_s"][k]
+    assert t_to < t_ic - 0.25  # a running swing
+
+    def row(t_hole: float):
+        strides, stage = _foot_strides(_one_hole(foot, t_hole))
+        i, j = match_events(strides["t_end_s"], ref["t_end_s"][k:k + 1], 0.01)
+        return (strides.select(i) if i.size else None), stage
+
+    early, stage = row(t_to + 0.04)  # 40 ms after the toe-off, 48 ms long
+    assert early is not None and stage.strides_near_holes_ == 1 and stage.strides_dropped_ == 0
+    for col in ("stride_length_m", "speed_mps", "swing_time_s"):
+        assert np.isnan(early[col][0]), col
+    for col in ("t_ic_s", "stride_time_s", "contact_time_s", "foot_strike_angle_deg",
+                "impact_peak_g"):
+        assert np.isfinite(early[col][0]), col
+    late, stage = row(t_ic - 0.1)
+    assert late is None and stage.strides_dropped_ >= 1
+    mid, stage = row(t_end - 0.01)
+    assert mid is None and stage.strides_dropped_ >= 1
 
 
 def test_shoes_beside_a_lossy_sacrum_do_not_time_steps_from_withheld_contacts():
@@ -411,8 +472,21 @@ def _table() -> None:  # pragma: no cover - the measurement behind the report
                   f"  {given[0]:5.1f} / {given[1]:5.1f} / {given[2]:5.1f}")
 
 
+def _shoe_table() -> None:  # pragma: no cover - the measurement behind the docs
+    foot = _sim(("left_foot",)).recording.sensor("left_foot")
+    ref, _ = _foot_strides(foot)
+    print(f"shoe, no loss: {len(ref)} strides")
+    print("loss %  strides  dropped  without length  with length")
+    for prob in (0.01, 0.03, 0.05, 0.10):
+        strides, stage = _foot_strides(drop_packets(foot, prob, seed=round(prob * 1000))[0])
+        print(f"{100 * prob:5.0f}  {len(strides):7d}  {stage.strides_dropped_:7d}"
+              f"  {stage.strides_near_holes_:14d}"
+              f"  {int(np.isfinite(strides['stride_length_m']).sum()):11d}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     _table()
+    _shoe_table()
     res = analyze(drop_packets(_reference()[0], 0.03, seed=30)[0])
     from imu_hip.metrics.summary import format_summary
 

@@ -111,8 +111,12 @@ class FootStrides:
     ``clipped``: a sample in the stride was clipped. ``frame``: 3x3 foot frame in sensor
     coordinates (columns forward, left, up), or None. ``ms_all``: all mid-stances found (also
     those without a full stride). ``touched``: the stride (``ms0`` to ``ms1``, widened by a
-    margin) touches a filled sample (None: no samples filled); when only the toe-off after it
-    would, ``to_next`` is -1 (not measured) instead. ``acc_clipped``: the accelerometer
+    margin) touches a filled sample (None: no samples filled): what is integrated over the
+    stride (length, speed) and its first toe-off are not measured. ``unplaced``: a mid-stance or
+    the landing (from the swing peak, or the heel-rocker search if earlier, to ``ms1``) is
+    within the margin of a filled sample: the stride is not reported (None: no samples filled).
+    When only the toe-off after it would touch one, ``to_next`` is -1 (not measured) instead.
+    ``acc_clipped``: the accelerometer
     saturated within the stride (None: nowhere); its length and impact are then not measured.
     ``ic_t``, ``to_t``, ``to_next_t``: the same events as fractional sample positions (float;
     -1 where the integer index is -1; None: equal to the integer indices), see
@@ -135,6 +139,7 @@ class FootStrides:
     ic_t: np.ndarray | None = None
     to_t: np.ndarray | None = None
     to_next_t: np.ndarray | None = None
+    unplaced: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.ms0.size)
@@ -678,8 +683,9 @@ def detect_strides(
     ``acc``: (n, 3) m/s², ``gyr``: (n, 3) rad/s, sensor frame, uniform at ``rate_hz``.
     ``gyro_range_rads``: the gyroscope's full scale if known (else found from the data).
     ``filled``: sorted indices of samples filled across a hole (lost packets); strides within
-    ``margin_n`` samples of one are marked ``touched`` and left out of the foot frame, and a
-    toe-off after a stride that would need filled samples is not given (``to_next`` = -1).
+    ``margin_n`` samples of one are marked ``touched`` and left out of the foot frame, those
+    with a mid-stance or the landing that close are marked ``unplaced``, and a toe-off after a
+    stride that would need filled samples is not given (``to_next`` = -1).
     ``acc_raw``: the raw accelerometer readings behind a calibrated ``acc`` (where a saturated
     axis is flat), searched for saturation instead of ``acc``.
     Returns the strides, the orientations (n, 4 quaternions, world-from-sensor, from the
@@ -781,11 +787,17 @@ def detect_strides(
         late = (to_next >= 0) & _touches(filled, ms1, to_next + margin_n)
         to_next = np.where(late, -1, to_next)
         to_next_t = np.where(late, -1.0, to_next_t)
+        # the landing: the contact is searched from the swing peak on (a heel strike's also
+        # back along the heel rocker); the strike angle and the impact read contact to ms1
+        back = int(round(HEEL_ROCKER_S * fs))
+        land = np.minimum(peak, np.where(ic >= 0, ic - back, peak))
+        unplaced = (_touches(filled, land - margin_n, ms1 + margin_n)
+                    | _touches(filled, ms0 - margin_n, ms0 + margin_n))
     else:
-        touched = None
+        touched = unplaced = None
     return (
         FootStrides(ms0, ms1, to, ic, to_next, disp_s, up_s, clipped, frame, ms, touched,
-                    acc_clipped, ic_t, to_t, to_next_t),
+                    acc_clipped, ic_t, to_t, to_next_t, unplaced),
         rot,
         gyr_fix,
         clip,
