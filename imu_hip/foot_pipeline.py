@@ -62,7 +62,8 @@ class FootStage(ResamplerCounts):
     ``gyro_range_rads``: the gyroscope's full scale if known (clipping is otherwise found from
     the data). ``push(block)`` returns the strides completed by that block (possibly none);
     ``finish()`` the rest. Attributes: ``gaps_``, ``samples_``, ``clipped_samples_``,
-    ``holes_filled_``, ``filled_samples_``, ``strides_dropped_`` (landing at a filled hole),
+    ``holes_filled_``, ``filled_samples_``, ``strides_dropped_`` (landing at a filled hole)
+    and ``strides_dropped_s_`` (their stride times, s),
     ``strides_near_holes_`` (reported without what a hole in their swing changes),
     ``strides_saturated_`` (the accelerometer saturated: length, speed and impact not measured),
     ``frame_`` (the last foot frame found, sensor coordinates, columns forward/left/up).
@@ -93,6 +94,7 @@ class FootStage(ResamplerCounts):
         self.frame_: np.ndarray | None = None
         self._looks: list[bool | None] = []
         self.strides_dropped_ = 0
+        self.strides_dropped_s_ = 0.0
         self.strides_near_holes_ = 0
         self.strides_saturated_ = 0
         self._hole_margin_n = int(np.ceil(HOLE_MARGIN_S * self.rate_hz))
@@ -155,6 +157,7 @@ class FootStage(ResamplerCounts):
         self._last_end = float(t_end[keep][-1])
         if st.unplaced is not None:
             self.strides_dropped_ += int((keep & st.unplaced).sum())
+            self.strides_dropped_s_ += float((st.ms1 - st.ms0)[keep & st.unplaced].sum()) / fs
             keep &= ~st.unplaced
             if not keep.any():
                 return StrideTable()
@@ -293,6 +296,7 @@ def analyze_foot_sensor(sensor: SensorRecording, block_size: int = 1 << 16,
             "gaps": stage.gaps_, "clipped_samples": stage.clipped_samples_,
             "holes_filled": stage.holes_filled_, "filled_samples": stage.filled_samples_,
             "strides_dropped_at_packet_loss": stage.strides_dropped_,
+            "strides_dropped_s": stage.strides_dropped_s_,
             "strides_near_packet_loss": stage.strides_near_holes_,
             "strides_accelerometer_saturated": stage.strides_saturated_,
             "foot_frame_sensor": stage.frame_, "calibration": calibration_info}

@@ -379,6 +379,58 @@ def test_shoe_strides_survive_packet_loss(prob):
         assert np.abs(a[both] - b[both]).max() <= tol, col
 
 
+@pytest.mark.parametrize("prob", [0.01, 0.03, 0.05])
+def test_distance_survives_packet_loss(prob):
+    """The distance of a run (the weekly-mileage rule of the history reads it) counts strides
+    without a length, and the time of strides dropped at a hole, at the speed around them."""
+    from imu_hip.metrics.foot import cumulative_distance_m
+
+    foot = _sim(("left_foot",)).recording.sensor("left_foot")
+
+    def distance(strides, dropped_s: float = 0.0) -> float:
+        return float(cumulative_distance_m(strides["t_start_s"], strides["t_end_s"],
+                                           strides["stride_length_m"], dropped_s)[-1])
+
+    ref, ref_stage = _foot_strides(foot)
+    assert ref_stage.strides_dropped_s_ == 0.0
+    lossy, stage = _foot_strides(drop_packets(foot, prob, seed=round(prob * 1000) + 2)[0])
+    assert stage.strides_dropped_s_ == pytest.approx(
+        stage.strides_dropped_ * np.median(ref["stride_time_s"]), rel=0.1)
+    assert float(np.nansum(lossy["stride_length_m"])) < 0.95 * distance(ref)  # lengths alone
+    assert distance(lossy, stage.strides_dropped_s_) == pytest.approx(distance(ref), rel=0.02)
+
+
+def test_report_distance_reads_the_dropped_strides_from_the_summary():
+    """End to end: the shoe analysis stores the time of the dropped strides per sensor and the
+    report's (and so the history's) distance adds it."""
+    from imu_hip.foot_pipeline import analyze_feet
+    from imu_hip.report import collect_run
+
+    foot = _sim(("left_foot",)).recording.sensor("left_foot")
+    clean = collect_run(analyze_feet([foot])).distance_m
+    result = analyze_feet([drop_packets(foot, 0.03, seed=32)[0]])
+    lossy = collect_run(result)
+    dropped = [i["strides_dropped_s"] for i in lossy.sensor_infos()]
+    assert dropped and dropped[0] > 1.0
+    assert clean and lossy.distance_m == pytest.approx(clean, rel=0.02)
+    t, d = lossy.cumulative_distance()
+    assert d[-1] == pytest.approx(lossy.distance_m) and np.all(np.diff(d) > 0)
+
+
+def test_distance_fills_strides_without_length():
+    from imu_hip.metrics.foot import cumulative_distance_m
+
+    t0 = np.arange(6) * 0.7
+    length = np.array([2.1, np.nan, 2.1, 2.8, 2.8, np.nan])  # 3 m/s, then 4 m/s
+    d = cumulative_distance_m(t0, t0 + 0.7, length)
+    np.testing.assert_allclose(d, np.cumsum([2.1, 2.1, 2.1, 2.8, 2.8, 2.8]))
+    # 1.4 s of strides dropped, at the measured strides' median speed (3.5 m/s): 4.9 m spread
+    # in proportion
+    d2 = cumulative_distance_m(t0, t0 + 0.7, length, dropped_s=1.4)
+    np.testing.assert_allclose(d2, d * (1 + 4.9 / d[-1]))
+    assert np.isnan(cumulative_distance_m(t0, t0 + 0.7, np.full(6, np.nan))).all()
+
+
 def _one_hole(sensor: SensorRecording, t_s: float, n: int = PACKET) -> SensorRecording:
     """``sensor`` with ``n`` samples lost from the first at or after ``t_s``."""
     i = int(np.searchsorted(sensor.t_s, t_s))
@@ -475,13 +527,20 @@ def _table() -> None:  # pragma: no cover - the measurement behind the report
 def _shoe_table() -> None:  # pragma: no cover - the measurement behind the docs
     foot = _sim(("left_foot",)).recording.sensor("left_foot")
     ref, _ = _foot_strides(foot)
-    print(f"shoe, no loss: {len(ref)} strides")
-    print("loss %  strides  dropped  without length  with length")
+    from imu_hip.metrics.foot import cumulative_distance_m
+
+    total = float(np.sum(ref["stride_length_m"]))
+    print(f"shoe, no loss: {len(ref)} strides, {total:.1f} m")
+    print("loss %  strides  dropped  without length  with length  distance %  lengths alone %")
     for prob in (0.01, 0.03, 0.05, 0.10):
         strides, stage = _foot_strides(drop_packets(foot, prob, seed=round(prob * 1000))[0])
+        d = cumulative_distance_m(strides["t_start_s"], strides["t_end_s"],
+                                  strides["stride_length_m"], stage.strides_dropped_s_)[-1]
         print(f"{100 * prob:5.0f}  {len(strides):7d}  {stage.strides_dropped_:7d}"
               f"  {stage.strides_near_holes_:14d}"
-              f"  {int(np.isfinite(strides['stride_length_m']).sum()):11d}")
+              f"  {int(np.isfinite(strides['stride_length_m']).sum()):11d}"
+              f"  {100 * d / total:10.1f}"
+              f"  {100 * np.nansum(strides['stride_length_m']) / total:13.1f}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -254,6 +254,21 @@ def test_flags_fire_on_their_thresholds_only():
     assert short["fatigue"].status == "not assessed"
 
 
+def test_drift_windows_count_steps_withheld_at_packet_loss():
+    """A step whose step time was withheld (next to a lost packet) still stands for the time to
+    the next step: the first and last 10 % of the running time hold the same steps as without
+    loss, as in the summary (``step_durations``)."""
+    run = steps_table(drift={"contact_time_s": 0.3})
+    truth = collect_run(run).stats("hip", "contact_time_s")
+    lossy = steps_table(drift={"contact_time_s": 0.3})
+    lossy.steps["step_time_s"][:1500:2] = np.nan  # every other step of the first half
+    got = collect_run(lossy).stats("hip", "contact_time_s")
+    assert got is not None and truth is not None
+    assert got.start == pytest.approx(truth.start, abs=1e-6)
+    assert got.end == pytest.approx(truth.end, abs=1e-6)
+    assert got.drift == pytest.approx(0.3 * 0.25 * 0.9, rel=0.05)
+
+
 def test_every_flag_states_threshold_evidence_and_uncertainty():
     for f in flags_of().values():
         assert f.threshold and f.uncertainty and f.meaning

@@ -99,6 +99,28 @@ def impact_peak_g(acc: np.ndarray, ic: np.ndarray, rate_hz: float) -> np.ndarray
     return out
 
 
+def cumulative_distance_m(t_start_s: np.ndarray, t_end_s: np.ndarray,
+                          stride_length_m: np.ndarray, dropped_s: float = 0.0) -> np.ndarray:
+    """Distance (m) covered by one foot up to each stride's end, strides in time order.
+
+    A stride without its length (a filled hole in its swing, a saturated accelerometer) counts
+    at the speed of the measured strides around it (linear in time); ``dropped_s``, the time of
+    strides not reported (dropped at packet loss, ``strides_dropped_s`` of the foot's sensor),
+    at their median speed, spread over the run in proportion. All NaN when no stride has a
+    length."""
+    t0 = np.asarray(t_start_s, float)
+    t1 = np.asarray(t_end_s, float)
+    length = np.asarray(stride_length_m, float)
+    dur = t1 - t0
+    ok = np.isfinite(length) & (dur > 0)
+    if not ok.any():
+        return np.full(t1.shape, np.nan)
+    speed = length[ok] / dur[ok]
+    dist = np.cumsum(np.where(ok, length, np.interp(t1, t1[ok], speed) * dur))
+    extra = max(float(dropped_s), 0.0) * float(np.median(speed))
+    return dist * (1.0 + extra / dist[-1]) if dist[-1] > 0 else dist
+
+
 #: Stride metrics summarised (numbers describing the stride, not the event times).
 STRIDE_SUMMARY_METRICS = (
     "stride_time_s", "contact_time_s", "swing_time_s", "flight_time_s", "stride_length_m",

@@ -24,7 +24,13 @@ from typing import Any
 
 import numpy as np
 
-from imu_hip.metrics.summary import asymmetry_pct, drift_windows, finite_median
+from imu_hip.metrics.foot import cumulative_distance_m
+from imu_hip.metrics.summary import (
+    asymmetry_pct,
+    drift_windows,
+    finite_median,
+    step_durations,
+)
 
 #: Rows of one side needed before a side median (and so an asymmetry) is reported.
 MIN_PER_SIDE = 5
@@ -104,7 +110,13 @@ class Group:
 
     @property
     def duration(self) -> np.ndarray:
-        """Time each row stands for (s): its step or stride time, else the gap to the next."""
+        """Time each row stands for (s): its step or stride time, else the gap to the next. A
+        step without its step time (withheld next to a lost packet) stands for the time to the
+        next step, as in the summary (:func:`~imu_hip.metrics.summary.step_durations`)."""
+        if "step_time_s" in self.columns and "t_ic_s" in self.columns:
+            gait = self.columns.get("gait", np.full(len(self), "unknown"))
+            return step_durations(np.asarray(self.columns["step_time_s"], float),
+                                  np.asarray(self.columns["t_ic_s"], float), np.asarray(gait))
         for c in DURATION_COLUMNS:
             if c in self.columns:
                 return np.asarray(self.columns[c], float)
@@ -265,18 +277,11 @@ class RunData:
 
     @property
     def distance_m(self) -> float | None:
-        """Distance from the shoe strides (sum of stride lengths of each foot, mean of the feet),
-        else from a summary's ``distance_m``; None when unknown."""
-        shoes = self.groups.get("shoes")
-        if shoes is not None and "stride_length_m" in shoes.columns:
-            sl = np.asarray(shoes.columns["stride_length_m"], float)
-            per_foot = [
-                float(np.nansum(sl[shoes.side == f]))
-                for f in ("left", "right")
-                if np.isfinite(sl[shoes.side == f]).any()
-            ]
-            if per_foot:
-                return float(np.mean(per_foot))
+        """Distance from the shoe strides (each foot's :meth:`cumulative_distance`, mean of the
+        feet), else from a summary's ``distance_m``; None when unknown."""
+        per_foot = [float(d[-1]) for _, d, _ in self._foot_distances().values()]
+        if per_foot:
+            return float(np.mean(per_foot))
         for s in self.summaries:
             d = s.get("distance_m")
             if isinstance(d, int | float) and math.isfinite(d) and d > 0:
@@ -284,21 +289,35 @@ class RunData:
         return None
 
     def cumulative_distance(self) -> tuple[np.ndarray, np.ndarray] | None:
-        """(time s, distance m) along the run from one foot's strides, for per-km tables."""
+        """(time s, distance m) along the run from the foot with the most measured strides,
+        for per-km tables."""
+        feet = self._foot_distances()
+        if not feet:
+            return None
+        return feet[max(feet, key=lambda f: feet[f][2])][:2]
+
+    def _foot_distances(self) -> dict[str, tuple[np.ndarray, np.ndarray, int]]:
+        """Per foot with a measured stride length: (stride end times, cumulative distance m,
+        strides measured), see :func:`imu_hip.metrics.foot.cumulative_distance_m` (strides
+        dropped at packet loss from the sensor's ``strides_dropped_s``)."""
         shoes = self.groups.get("shoes")
         if shoes is None or "stride_length_m" not in shoes.columns:
-            return None
-        sl = np.asarray(shoes.columns["stride_length_m"], float)
-        best = None
+            return {}
+        cols = shoes.columns
+        sl = np.asarray(cols["stride_length_m"], float)
+        t1 = np.asarray(cols.get("t_end_s", shoes.time), float)
+        t0 = np.asarray(cols.get("t_start_s", t1 - np.asarray(cols["stride_time_s"], float)),
+                        float)
+        out = {}
         for f in ("left", "right"):
-            sel = (shoes.side == f) & np.isfinite(sl)
-            if sel.sum() and (best is None or sel.sum() > best.sum()):
-                best = sel
-        if best is None:
-            return None
-        t = shoes.time[best]
-        order = np.argsort(t)
-        return t[order], np.cumsum(sl[best][order])
+            sel = np.flatnonzero((shoes.side == f) & np.isfinite(t1))
+            sel = sel[np.argsort(t1[sel], kind="stable")]
+            n = int(np.isfinite(sl[sel]).sum())
+            if n:
+                dropped = sum(_number(i.get("strides_dropped_s")) for i in self.sensor_infos()
+                              if i.get("placement") == f"{f}_foot")
+                out[f] = (t1[sel], cumulative_distance_m(t0[sel], t1[sel], sl[sel], dropped), n)
+        return out
 
     def impact_load(self) -> tuple[float, str]:
         """Cumulative impact load of the run and how it was computed (see imu_hip.history)."""
@@ -308,6 +327,11 @@ class RunData:
             if np.isfinite(v).any():
                 return float(np.nansum(v)), "sum of vgrf_peak_bw over sacral steps (BW)"
         return float("nan"), "unknown (needs the sacral vGRF estimate)"
+
+
+def _number(x: Any) -> float:
+    """A finite number read from a summary (untrusted), else 0."""
+    return float(x) if isinstance(x, int | float) and math.isfinite(x) else 0.0
 
 
 # -- building RunData from analysis results ---------------------------------------------------
