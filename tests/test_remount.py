@@ -99,6 +99,26 @@ def test_without_a_change_nothing_is_re_mounted():
     assert "re-mounted" not in format_summary(res.summary)
 
 
+def test_turned_round_and_back_keeps_the_old_mounting():
+    """Back to front for 4.5 s only: the three reversed windows cut the segment, but the data
+    aligned again from there is mostly the old mounting, so the old alignment (and its
+    standing neutral) is kept, nothing is reported, and the steps after it are as before. A
+    change that stays is reported (and the turn back too, as a second re-mount)."""
+    brief = analyze(_turned([0.0, 0.0, np.pi], CHANGE_S, CHANGE_S + 4.5))
+    clean = analyze(_run().recording.sensor("sacrum"))
+    assert brief.summary["remounts"] == []
+    a, b = brief.summary["alignment"], clean.summary["alignment"]
+    assert a["method"] == b["method"]
+    np.testing.assert_array_equal(a["rotation_sensor_to_body"], b["rotation_sensor_to_body"])
+    assert brief.summary["pelvis_neutral"] == "standing"
+    est, _, (mine, before) = _after(brief.steps, CHANGE_S + 10.0)
+    assert list(brief.steps["side"][mine]) == list(_clean()["side"][before])
+    np.testing.assert_allclose(brief.steps["pelvic_drop_deg"][mine],
+                               _clean()["pelvic_drop_deg"][before], atol=0.3)
+    longer = analyze(_turned([0.0, 0.0, np.pi], CHANGE_S, CHANGE_S + 12.0))
+    assert [round(r["turn_deg"] / 10) for r in longer.summary["remounts"]] == [18, 18]
+
+
 @pytest.mark.parametrize("lie_s", [10.0, 30.0])
 def test_lying_down_for_a_while_is_not_a_re_mount(lie_s):
     """Lying on the back (the sensor's vertical axis horizontal), mid-run for 10 s or to the
