@@ -201,12 +201,15 @@ class SacralStage(ResamplerCounts):
                     gyr = np.vstack([c.gyr_rads for c in window]) if self.has_gyro else None
                     try:
                         alignment = estimate_alignment(acc, gyr, self.rate_hz)
-                    except InputError:
+                    except InputError as err:
                         if self._before_remount is None:
                             raise
                         alignment = self._before_remount
+                        why = ("gravity has no one direction in it: turned back?"
+                               if err.problem.startswith("mean acceleration") else err.problem)
                         self.remounts_[-1]["change"] += (
-                            "; too little data after it to align again: previous alignment kept")
+                            f"; no new alignment from the data after it ({why}): previous "
+                            "alignment kept")
                         self.remounts_[-1]["turn_deg"] = float("nan")
                         self._before_remount = None
                 settled = self._given_alignment is not None or alignment.forward_quality >= 0.5

@@ -119,6 +119,19 @@ def test_turned_round_and_back_keeps_the_old_mounting():
     assert [round(r["turn_deg"] / 10) for r in longer.summary["remounts"]] == [18, 18]
 
 
+def test_turned_over_and_back_keeps_the_old_mounting_and_says_so():
+    """Upside down for 4.5 s only: the data after the cut holds both mountings, so gravity has
+    no one direction there; the old alignment is kept, the entry says why, and the steps after
+    the turn back are as before."""
+    res = analyze(_turned([np.pi, 0.0, 0.0], CHANGE_S, CHANGE_S + 4.5))
+    remounts = res.summary["remounts"]
+    assert remounts and remounts[0]["t_s"] == pytest.approx(CHANGE_S, abs=1.5)
+    assert all("no one direction in it: turned back?): previous alignment kept" in r["change"]
+               for r in remounts)
+    _, _, (mine, before) = _after(res.steps, CHANGE_S + 10.0)
+    assert list(res.steps["side"][mine]) == list(_clean()["side"][before])
+
+
 @pytest.mark.parametrize("lie_s", [10.0, 30.0])
 def test_lying_down_for_a_while_is_not_a_re_mount(lie_s):
     """Lying on the back (the sensor's vertical axis horizontal), mid-run for 10 s or to the
