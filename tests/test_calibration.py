@@ -288,6 +288,12 @@ def test_gyro_bias_is_tracked_over_still_periods():
     np.testing.assert_allclose(at[0], track.bias_rads[0])
     np.testing.assert_allclose(at[2], track.bias_rads[1])
     assert track.bias_rads[0, 0] < at[1, 0] < track.bias_rads[1, 0]
+    # subtracted in place: the same as subtracting at(t), for one still period or several
+    np.testing.assert_array_equal(track.removed_from(t, gyr), gyr - track.at(t))
+    one = C.GyroBiasTrack(track.t_s[:1], track.bias_rads[:1], track.sem_rads[:1],
+                          track.duration_s[:1])
+    np.testing.assert_array_equal(one.removed_from(t, gyr), gyr - track.bias_rads[0])
+    assert one.removed_from(t, gyr) is not gyr
 
 
 def test_estimate_mounting_reuses_alignment_and_finds_the_standing_neutral():

@@ -43,6 +43,18 @@ class GyroBiasTrack:
             return np.zeros((t.shape[0], 3))
         return np.stack([np.interp(t, self.t_s, self.bias_rads[:, i]) for i in range(3)], axis=1)
 
+    def removed_from(self, t_s: np.ndarray, gyr_rads: np.ndarray) -> np.ndarray:
+        """``gyr_rads`` (n, 3) minus the bias at ``t_s`` (:meth:`at`), as a new array. Built
+        in place, column by column: an hour at 400 Hz is 35 MB per (n, 3) array."""
+        out = np.array(gyr_rads, dtype=np.float64)
+        if len(self) == 1:
+            out -= self.bias_rads[0]
+        elif len(self) > 1:
+            t = np.asarray(t_s, dtype=np.float64)
+            for i in range(3):
+                out[:, i] -= np.interp(t, self.t_s, self.bias_rads[:, i])
+        return out
+
 
 def tilt_rate_rads(acc_start: np.ndarray, acc_end: np.ndarray, duration_s: float) -> np.ndarray:
     """Mean true angular rate (3,) rad/s, sensor frame, about the axes perpendicular to gravity,

@@ -106,7 +106,7 @@ def prepare_for_analysis(sensor: SensorRecording, calibration: Calibration | str
         except InputError:
             track = None
         if track is not None and len(track):
-            gyr = gyr - track.at(sensor.t_s)
+            gyr = track.removed_from(sensor.t_s, gyr)
             info["gyro_bias_still_periods"] = len(track)
             info["gyro_bias_tracked_rads"] = np.median(track.bias_rads, axis=0)
     if cal is None and info["gyro_bias_still_periods"] == 0:
