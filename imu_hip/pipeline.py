@@ -194,6 +194,7 @@ class SacralStage(ResamplerCounts):
                     return out
                 n = self._pending_n if final else self._next_align_try
                 window = _first_samples(self._pending, n)
+                kept = False  # the old alignment kept for want of a new one (and its neutral)
                 if self._given_alignment is not None:
                     alignment = self._given_alignment
                 else:
@@ -212,6 +213,7 @@ class SacralStage(ResamplerCounts):
                             "alignment kept")
                         self.remounts_[-1]["turn_deg"] = float("nan")
                         self._before_remount = None
+                        kept = True
                 settled = self._given_alignment is not None or alignment.forward_quality >= 0.5
                 if not (final or settled or n >= self.align_max_n):
                     self._next_align_try += self.align_n
@@ -225,7 +227,7 @@ class SacralStage(ResamplerCounts):
                     if old is not None:
                         self.remounts_[-1]["turn_deg"] = _turn_deg(old.rotation,
                                                                    alignment.rotation)
-                    if self.has_gyro:
+                    if self.has_gyro and not kept:
                         self.neutral_deg_ = self._standing_neutral(window, alignment)
                 self.alignment_ = alignment
                 self._aligned = True

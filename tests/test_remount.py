@@ -128,8 +128,11 @@ def test_turned_over_and_back_keeps_the_old_mounting_and_says_so():
     assert remounts and remounts[0]["t_s"] == pytest.approx(CHANGE_S, abs=1.5)
     assert all("no one direction in it: turned back?): previous alignment kept" in r["change"]
                for r in remounts)
+    assert res.summary["pelvis_neutral"] == "standing"  # the start's, as before the cut
     _, _, (mine, before) = _after(res.steps, CHANGE_S + 10.0)
     assert list(res.steps["side"][mine]) == list(_clean()["side"][before])
+    np.testing.assert_allclose(res.steps["pelvic_drop_deg"][mine],
+                               _clean()["pelvic_drop_deg"][before], atol=0.05)
 
 
 @pytest.mark.parametrize("lie_s", [10.0, 30.0])
