@@ -7,14 +7,13 @@ of ``frame_s`` of each gap-free segment with ``margin_s`` of context on both sid
 (mid-stance). Every decision is taken at fixed sample counts, never at block boundaries, so the
 strides do not depend on how the input was cut into blocks.
 
-Short holes (a few lost packets) are filled by the resampler and flagged. A stride with a
-filled sample within :data:`HOLE_MARGIN_S` of a mid-stance or of its landing (from the swing
-peak to the mid-stance after the contact) is dropped and counted (``strides_dropped_``); one
-with a filled sample elsewhere between its mid-stances (push-off, early swing) is reported
-without the columns in :data:`HOLE_NAN`, which read every sample of the stride, and counted
-(``strides_near_holes_``). When the toe-off after the stride (which closes its contact time)
-would read one, that toe-off is not measured: contact time and pronation are NaN. No value
-reported rests on filled data.
+Short holes (a few lost packets) are filled by the resampler and flagged. A stride whose events
+a filled sample could have moved (:func:`imu_hip.gait.foot._unplaced`: the stances around its
+mid-stances, its landing, a stride joined with the next) is dropped and counted
+(``strides_dropped_``, with its time and span, as is a stride a hole kept from forming); one with
+a filled sample only in its early swing is reported without the columns in :data:`HOLE_NAN`,
+which read every sample of the stride, and counted (``strides_near_holes_``). No value reported
+rests on filled data.
 
 :func:`analyze_feet` analyses one or two shoes (and adds flight times across the feet);
 :func:`attach_shoes` gives the sacral steps of the same session their side and contact timing
@@ -33,19 +32,18 @@ from typing import Any
 
 import numpy as np
 
-from imu_hip.dsp.frames import Frame, SegmentFrames
+from imu_hip.dsp.frames import Frame, SegmentFrames, touches
 from imu_hip.dsp.resample import Resampler, ResamplerCounts, UniformChunk
-from imu_hip.gait.foot import detect_strides, looks_like_foot
+from imu_hip.gait.foot import FootStrides, detect_strides, looks_like_foot
 from imu_hip.metrics import foot as fm
 from imu_hip.model import Block, ImuHipError, InputError, SensorRecording
 from imu_hip.strides import StrideTable
 
 FOOT_PLACEMENTS = ("left_foot", "right_foot")
-#: Margin (s) around a stride that must be free of filled samples. Everything of a stride is
-#: measured on the samples between its mid-stances, except the mid-stances themselves: minima of
-#: the SHOE statistic, two 25 ms moving means (:func:`imu_hip.gait.foot.shoe_statistic`), so a
-#: sample further than 25 ms away does not change the statistic at the mid-stance; a filled
-#: stretch that became the minimum would put the mid-stance inside the hole (dropped). 30 ms.
+#: Margin (s) around what a stride reads that must be free of filled samples: the SHOE
+#: statistic behind the mid-stances is two 25 ms moving means
+#: (:func:`imu_hip.gait.foot.shoe_statistic`), so a sample further than 25 ms from the stances
+#: checked does not change it there. 30 ms.
 HOLE_MARGIN_S = 0.03
 SIDE = {"left_foot": "left", "right_foot": "right"}
 #: Stride columns not given when a filled sample lies between the stride's mid-stances (away
@@ -62,8 +60,9 @@ class FootStage(ResamplerCounts):
     ``gyro_range_rads``: the gyroscope's full scale if known (clipping is otherwise found from
     the data). ``push(block)`` returns the strides completed by that block (possibly none);
     ``finish()`` the rest. Attributes: ``gaps_``, ``samples_``, ``clipped_samples_``,
-    ``holes_filled_``, ``filled_samples_``, ``strides_dropped_`` (landing at a filled hole)
-    and ``strides_dropped_s_`` (their stride times, s),
+    ``holes_filled_``, ``filled_samples_``, ``strides_dropped_`` (a filled hole could have
+    moved their events, or kept them from forming), ``strides_dropped_s_`` (their time, s) and
+    ``strides_dropped_spans_`` (their (start, end) host times, s),
     ``strides_near_holes_`` (reported without what a hole in their swing changes),
     ``strides_saturated_`` (the accelerometer saturated: length, speed and impact not measured),
     ``frame_`` (the last foot frame found, sensor coordinates, columns forward/left/up).
@@ -95,6 +94,7 @@ class FootStage(ResamplerCounts):
         self._looks: list[bool | None] = []
         self.strides_dropped_ = 0
         self.strides_dropped_s_ = 0.0
+        self.strides_dropped_spans_: list[tuple[float, float]] = []
         self.strides_near_holes_ = 0
         self.strides_saturated_ = 0
         self._hole_margin_n = int(np.ceil(HOLE_MARGIN_S * self.rate_hz))
@@ -152,12 +152,14 @@ class FootStage(ResamplerCounts):
         keep &= t_end > self._last_end + 0.05
         if st.frame is not None:
             self.frame_ = st.frame
+        if filled is not None and filled.size:
+            self._count_unformed(st, filled, t0_s, core_start, core_end)
         if not keep.any() or st.frame is None:
             return StrideTable()
         self._last_end = float(t_end[keep][-1])
         if st.unplaced is not None:
-            self.strides_dropped_ += int((keep & st.unplaced).sum())
-            self.strides_dropped_s_ += float((st.ms1 - st.ms0)[keep & st.unplaced].sum()) / fs
+            drop = keep & st.unplaced
+            self._dropped(t0_s + st.ms0[drop] / fs, t_end[drop])
             keep &= ~st.unplaced
             if not keep.any():
                 return StrideTable()
@@ -174,6 +176,8 @@ class FootStage(ResamplerCounts):
         to_ok = (to > ic) & (to_t > ic_t)
         contact = np.where(to_ok, (to_t - ic_t) / fs, np.nan)
         swing = np.where(to_prev >= 0, (ic_t - to_prev_t) / fs, np.nan)
+        holed = st.touched[k] if st.touched is not None else np.zeros(k.size, bool)
+        swing[holed] = np.nan  # (its toe-off may rest on the hole; the gait then uses contact)
         # running: the foot is in the air longer than on the ground (duty factor < 0.5);
         # the swing, not the stride, so that a stride starting from standing still counts
         ratio = np.where(np.isfinite(swing), contact / swing, 2.0 * contact / stride_time)
@@ -202,9 +206,8 @@ class FootStage(ResamplerCounts):
             "impact_peak_g": fm.impact_peak_g(acc, ic, fs),
             "clipped": st.clipped[k].astype(float),
         }
-        if st.touched is not None and st.touched[k].any():
+        if holed.any():
             # a hole between the mid-stances: the integration and the first toe-off read it
-            holed = st.touched[k]
             self.strides_near_holes_ += int(holed.sum())
             for name in HOLE_NAN:
                 cols[name] = np.where(holed, np.nan, cols[name])
@@ -217,6 +220,25 @@ class FootStage(ResamplerCounts):
             for name in ACC_SATURATION_NAN:
                 cols[name] = np.where(sat, np.nan, cols[name])
         return StrideTable(cols)
+
+    def _dropped(self, t0_s: np.ndarray, t1_s: np.ndarray) -> None:
+        """Count strides not reported at packet loss, with their spans (host s)."""
+        self.strides_dropped_ += int(t0_s.size)
+        self.strides_dropped_s_ += float(np.sum(t1_s - t0_s))
+        self.strides_dropped_spans_ += list(zip(t0_s.tolist(), t1_s.tolist(), strict=True))
+
+    def _count_unformed(self, st: FootStrides, filled: np.ndarray, t0_s: float, core_start: int,
+                        core_end: int) -> None:
+        """Strides a hole kept from forming at all (e.g. a swing split by a filled dent):
+        consecutive mid-stances (the later one in the core) with a filled sample between them
+        and no stride, at most 1.5 median strides apart (a pause is no stride)."""
+        ms = st.ms_all[st.ms_all >= 0]
+        if ms.size < 2 or st.ms0.size == 0:
+            return
+        a, b = ms[:-1], ms[1:]
+        lost = ((b >= core_start) & (b < core_end) & ~np.isin(b, st.ms1)
+                & (b - a <= 1.5 * np.median(st.ms1 - st.ms0)) & touches(filled, a, b))
+        self._dropped(t0_s + a[lost] / self.rate_hz, t0_s + b[lost] / self.rate_hz)
 
     def signal_verdict(self) -> bool | None:
         """Majority verdict of :func:`~imu_hip.gait.foot.looks_like_foot` over the frames."""
@@ -297,6 +319,8 @@ def analyze_foot_sensor(sensor: SensorRecording, block_size: int = 1 << 16,
             "holes_filled": stage.holes_filled_, "filled_samples": stage.filled_samples_,
             "strides_dropped_at_packet_loss": stage.strides_dropped_,
             "strides_dropped_s": stage.strides_dropped_s_,
+            "strides_dropped_spans_s": [[round(a, 4), round(b, 4)]
+                                        for a, b in stage.strides_dropped_spans_],
             "strides_near_packet_loss": stage.strides_near_holes_,
             "strides_accelerometer_saturated": stage.strides_saturated_,
             "foot_frame_sensor": stage.frame_, "calibration": calibration_info}

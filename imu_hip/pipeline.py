@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 
 from imu_hip.dsp.alignment import Alignment, estimate_alignment
-from imu_hip.dsp.frames import Frame, SegmentFrames
+from imu_hip.dsp.frames import Frame, SegmentFrames, touches
 from imu_hip.dsp.orientation import PelvisOrientation
 from imu_hip.dsp.resample import MAX_FILL_S, Resampler, ResamplerCounts, UniformChunk
 from imu_hip.dsp.still import still_mask
@@ -385,7 +385,7 @@ class SacralStage(ResamplerCounts):
                                               rate_hz=fs))
             if sat.size:
                 # the impact window after the contact (impact_peak_g) is inside the step
-                saturated = _touches(sat, ev.ic[keep] - self._hole_margin_n,
+                saturated = touches(sat, ev.ic[keep] - self._hole_margin_n,
                                      np.maximum(end[keep], ev.ic[keep] + 0.06 * fs))
                 self.steps_saturated_ += int(saturated.sum())
         ic, to, nxt = ev.ic[keep], ev.to[keep], next_ic[keep]
@@ -572,13 +572,13 @@ class _NearHoles:
             return
         m = margin_n
 
-        def touches(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        def near(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
             with np.errstate(invalid="ignore"):  # (a NaN bound touches nothing)
-                return _touches(filled, lo, hi) & np.isfinite(lo) & np.isfinite(hi)
+                return touches(filled, lo, hi) & np.isfinite(lo) & np.isfinite(hi)
 
-        self.ic = touches(ic - m, ic + m)
-        self.to = touches(to - m, to + m)
-        nxt_near = touches(nxt - m, nxt + m)
+        self.ic = near(ic - m, ic + m)
+        self.to = near(to - m, to + m)
+        nxt_near = near(nxt - m, nxt + m)
         # holes long enough to hold a whole contact, overlapping the flight before the next one
         brk = np.flatnonzero(np.diff(filled) > 1)
         first, last = filled[np.r_[0, brk + 1]], filled[np.r_[brk, filled.size - 1]]
@@ -588,14 +588,9 @@ class _NearHoles:
         hidden = np.searchsorted(first[long], hi, side="right") > np.searchsorted(
             last[long], lo, side="left")
         self.step = self.ic | nxt_near | hidden
-        self.contact = touches(ic - m, to + m)
+        self.contact = near(ic - m, to + m)
         self.flight = self.to | nxt_near | hidden
-        self.span = touches(ic - m, end + m)
-
-
-def _touches(filled: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """Whether any of the sorted sample indices ``filled`` lies in ``[lo, hi]`` (float bounds)."""
-    return np.searchsorted(filled, lo, side="left") < np.searchsorted(filled, hi, side="right")
+        self.span = near(ic - m, end + m)
 
 
 @dataclass(eq=False)

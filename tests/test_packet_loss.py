@@ -346,9 +346,7 @@ def test_shoe_strides_survive_packet_loss(prob):
     ref, _ = _foot_strides(foot)
     lossy, holes = drop_packets(foot, prob, seed=round(prob * 1000) + 2)
     strides, stage = _foot_strides(lossy)
-    old, _ = _foot_strides(lossy, max_fill_s=0.0)
     assert stage.holes_filled_ > 0 and stage.strides_dropped_ > 0
-    assert stage.strides_near_holes_ > 0
     m = FOOT_MARGIN_S
     filled = holes + np.array([1.0, -1.0]) / foot.rate_hz
     t0, t1, t_ic = strides["t_start_s"], strides["t_end_s"], strides["t_ic_s"]
@@ -358,16 +356,20 @@ def test_shoe_strides_survive_packet_loss(prob):
     whole = np.isfinite(strides["stride_length_m"])
     assert not _overlaps(t0[whole] - m, t1[whole] + m, filled).any()
     assert (~whole).sum() == stage.strides_near_holes_
-    # every stride clear of holes is reported whole, and more strides than when any hole in
-    # a stride dropped it
+    # every stride clear of holes from the contact before it to the toe-off after it (the
+    # stances around its mid-stances) is reported whole
     pad = m + 2.0 / foot.rate_hz
-    clear = ~_overlaps(ref["t_start_s"] - pad, ref["t_end_s"] + pad, holes)
+    prev_ic = np.append(np.nan, ref["t_ic_s"][:-1])
+    follows = np.append(False, np.isclose(ref["t_start_s"][1:], ref["t_end_s"][:-1]))
+    clear = follows & np.isfinite(ref["t_to_s"]) & ~_overlaps(prev_ic - pad,
+                                                               ref["t_to_s"] + pad, holes)
     i, j = match_events(strides["t_end_s"], ref["t_end_s"], 0.01)
     assert np.isin(np.flatnonzero(clear), j).all()
     assert np.isfinite(strides["stride_length_m"][i][clear[j]]).all()
-    assert len(strides) >= len(old) and (~whole).sum() >= 0.05 * len(ref)
+    assert clear.sum() > 0.3 * len(ref)
     # what is given agrees with the analysis without loss
-    for col in ("t_ic_s", "t_to_s", "stride_time_s", "contact_time_s", "swing_time_s",
+    for col in ("t_start_s", "t_end_s", "t_ic_s", "t_to_s", "stride_time_s", "contact_time_s",
+                "swing_time_s",
                 "stride_length_m", "speed_mps", "foot_strike_angle_deg",
                 "pronation_excursion_deg", "pronation_velocity_dps", "impact_peak_g"):
         a, b = strides[col][i], ref[col][j]
@@ -379,30 +381,60 @@ def test_shoe_strides_survive_packet_loss(prob):
         assert np.abs(a[both] - b[both]).max() <= tol, col
 
 
+def _distance(strides, spans=None) -> float:
+    from imu_hip.metrics.foot import cumulative_distance_m
+
+    return float(cumulative_distance_m(strides["t_start_s"], strides["t_end_s"],
+                                       strides["stride_length_m"], spans)[1][-1])
+
+
 @pytest.mark.parametrize("prob", [0.01, 0.03, 0.05])
 def test_distance_survives_packet_loss(prob):
     """The distance of a run (the weekly-mileage rule of the history reads it) counts strides
-    without a length, and the time of strides dropped at a hole, at the speed around them."""
+    without a length, and the strides dropped at a hole, at the speed around them."""
+    foot = _sim(("left_foot",)).recording.sensor("left_foot")
+    ref, ref_stage = _foot_strides(foot)
+    assert ref_stage.strides_dropped_spans_ == []
+    lossy, stage = _foot_strides(drop_packets(foot, prob, seed=round(prob * 1000) + 2)[0])
+    spans = np.array(stage.strides_dropped_spans_)
+    assert len(spans) == stage.strides_dropped_
+    assert np.sum(spans[:, 1] - spans[:, 0]) == pytest.approx(stage.strides_dropped_s_)
+    # the dropped spans and the strides reported do not overlap, and no reference stride lies
+    # in neither (a stride a hole kept from forming is counted too)
+    t0, t1 = lossy["t_start_s"], lossy["t_end_s"]
+    assert not _overlaps(t0 + 1e-6, t1 - 1e-6, spans).any()
+    starts, ends = np.r_[t0, spans[:, 0]], np.r_[t1, spans[:, 1]]
+    covered = [np.any((starts <= t + 1e-3) & (ends >= t - 1e-3))
+               for t in 0.5 * (ref["t_start_s"] + ref["t_end_s"])]
+    assert np.mean(covered) >= 0.98
+    assert float(np.nansum(lossy["stride_length_m"])) < 0.95 * _distance(ref)  # lengths alone
+    # (this seed loses most strides of the standing start: its fast acceleration read from
+    # the measured strides around it, linearly in time, is the 4 % the tolerance allows)
+    assert _distance(lossy, spans) == pytest.approx(_distance(ref), rel=0.05)
+
+
+def test_distance_counts_what_is_missing_at_the_speed_around_it():
     from imu_hip.metrics.foot import cumulative_distance_m
 
-    foot = _sim(("left_foot",)).recording.sensor("left_foot")
-
-    def distance(strides, dropped_s: float = 0.0) -> float:
-        return float(cumulative_distance_m(strides["t_start_s"], strides["t_end_s"],
-                                           strides["stride_length_m"], dropped_s)[-1])
-
-    ref, ref_stage = _foot_strides(foot)
-    assert ref_stage.strides_dropped_s_ == 0.0
-    lossy, stage = _foot_strides(drop_packets(foot, prob, seed=round(prob * 1000) + 2)[0])
-    assert stage.strides_dropped_s_ == pytest.approx(
-        stage.strides_dropped_ * np.median(ref["stride_time_s"]), rel=0.1)
-    assert float(np.nansum(lossy["stride_length_m"])) < 0.95 * distance(ref)  # lengths alone
-    assert distance(lossy, stage.strides_dropped_s_) == pytest.approx(distance(ref), rel=0.02)
+    t0 = np.arange(6) * 0.7
+    length = np.array([2.1, np.nan, 2.1, 2.8, 2.8, np.nan])  # 3 m/s, then 4 m/s
+    t, d = cumulative_distance_m(t0, t0 + 0.7, length)
+    np.testing.assert_allclose(d, np.cumsum([2.1, 2.1, 2.1, 2.8, 2.8, 2.8]))
+    # two strides dropped between the 4 m/s ones, one (bad) span ignored: counted at 4 m/s
+    t2, d2 = cumulative_distance_m(t0 + np.r_[0, 0, 0, 0, 1.4, 1.4],
+                                   t0 + 0.7 + np.r_[0, 0, 0, 0, 1.4, 1.4], length,
+                                   np.array([[2.8, 4.2], [9.0, np.nan]]))
+    assert t2.size == 7 and np.all(np.diff(t2) >= 0)
+    assert d2[-1] == pytest.approx(d[-1] + 5.6)
+    # a NaN time is ignored, not poisoning the sum; nothing measured gives nothing
+    t3, d3 = cumulative_distance_m(np.r_[t0, np.nan], np.r_[t0 + 0.7, 9.0], np.r_[length, 2.0])
+    assert d3[-1] == pytest.approx(d[-1])
+    assert cumulative_distance_m(t0, t0 + 0.7, np.full(6, np.nan))[1].size == 0
 
 
 def test_report_distance_reads_the_dropped_strides_from_the_summary():
-    """End to end: the shoe analysis stores the time of the dropped strides per sensor and the
-    report's (and so the history's) distance adds it."""
+    """End to end: the shoe analysis stores the spans of the dropped strides per sensor and
+    the report's (and so the history's) distance adds them; hostile entries are ignored."""
     from imu_hip.foot_pipeline import analyze_feet
     from imu_hip.report import collect_run
 
@@ -410,25 +442,15 @@ def test_report_distance_reads_the_dropped_strides_from_the_summary():
     clean = collect_run(analyze_feet([foot])).distance_m
     result = analyze_feet([drop_packets(foot, 0.03, seed=32)[0]])
     lossy = collect_run(result)
-    dropped = [i["strides_dropped_s"] for i in lossy.sensor_infos()]
-    assert dropped and dropped[0] > 1.0
-    assert clean and lossy.distance_m == pytest.approx(clean, rel=0.02)
+    spans = [i["strides_dropped_spans_s"] for i in lossy.sensor_infos()]
+    assert spans and len(spans[0]) > 3
+    assert clean and lossy.distance_m == pytest.approx(clean, rel=0.05)
     t, d = lossy.cumulative_distance()
     assert d[-1] == pytest.approx(lossy.distance_m) and np.all(np.diff(d) > 0)
-
-
-def test_distance_fills_strides_without_length():
-    from imu_hip.metrics.foot import cumulative_distance_m
-
-    t0 = np.arange(6) * 0.7
-    length = np.array([2.1, np.nan, 2.1, 2.8, 2.8, np.nan])  # 3 m/s, then 4 m/s
-    d = cumulative_distance_m(t0, t0 + 0.7, length)
-    np.testing.assert_allclose(d, np.cumsum([2.1, 2.1, 2.1, 2.8, 2.8, 2.8]))
-    # 1.4 s of strides dropped, at the measured strides' median speed (3.5 m/s): 4.9 m spread
-    # in proportion
-    d2 = cumulative_distance_m(t0, t0 + 0.7, length, dropped_s=1.4)
-    np.testing.assert_allclose(d2, d * (1 + 4.9 / d[-1]))
-    assert np.isnan(cumulative_distance_m(t0, t0 + 0.7, np.full(6, np.nan))).all()
+    for info in lossy.sensor_infos():
+        info["strides_dropped_spans_s"] += [[0, 1e9], ["a", 1], True, [np.nan, 1.0], [5, 4]]
+    result.summary["sensors"] = lossy.sensor_infos()
+    assert collect_run(result).distance_m == pytest.approx(lossy.distance_m)
 
 
 def _one_hole(sensor: SensorRecording, t_s: float, n: int = PACKET) -> SensorRecording:
@@ -465,6 +487,15 @@ def test_where_a_hole_in_a_stride_lies_decides_what_is_kept():
     assert late is None and stage.strides_dropped_ >= 1
     mid, stage = row(t_end - 0.01)
     assert mid is None and stage.strides_dropped_ >= 1
+    # in the stance after the mid-stance, outside its margin: it could still move it
+    stance, stage = row(t_end + 0.04)
+    assert stance is None and stage.strides_dropped_ >= 1
+    # four packets over a whole stance: no stride may join the two around it
+    strides, stage = _foot_strides(_one_hole(foot, t_end - 0.1, 4 * PACKET))
+    spans = np.array(stage.strides_dropped_spans_)  # (the joined stride counts once)
+    assert _overlaps(spans[:, 0], spans[:, 1], np.array([[t_end, t_end]])).any()
+    assert not _overlaps(strides["t_start_s"], strides["t_end_s"], np.array([[t_end, t_end]])).any()
+    assert strides["stride_time_s"].max() < 1.2 * np.median(ref["stride_time_s"])
 
 
 def test_shoes_beside_a_lossy_sacrum_do_not_time_steps_from_withheld_contacts():
@@ -527,15 +558,12 @@ def _table() -> None:  # pragma: no cover - the measurement behind the report
 def _shoe_table() -> None:  # pragma: no cover - the measurement behind the docs
     foot = _sim(("left_foot",)).recording.sensor("left_foot")
     ref, _ = _foot_strides(foot)
-    from imu_hip.metrics.foot import cumulative_distance_m
-
     total = float(np.sum(ref["stride_length_m"]))
     print(f"shoe, no loss: {len(ref)} strides, {total:.1f} m")
     print("loss %  strides  dropped  without length  with length  distance %  lengths alone %")
     for prob in (0.01, 0.03, 0.05, 0.10):
         strides, stage = _foot_strides(drop_packets(foot, prob, seed=round(prob * 1000))[0])
-        d = cumulative_distance_m(strides["t_start_s"], strides["t_end_s"],
-                                  strides["stride_length_m"], stage.strides_dropped_s_)[-1]
+        d = _distance(strides, stage.strides_dropped_spans_)
         print(f"{100 * prob:5.0f}  {len(strides):7d}  {stage.strides_dropped_:7d}"
               f"  {stage.strides_near_holes_:14d}"
               f"  {int(np.isfinite(strides['stride_length_m']).sum()):11d}"

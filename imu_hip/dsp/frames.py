@@ -113,3 +113,9 @@ class SegmentFrames:
             idx = idx[idx >= keep_from]
             self._filled[:] = [idx] if idx.size else []
         self._offset = keep_from
+
+
+def touches(filled: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Whether any of the sorted sample indices ``filled`` (e.g. :attr:`Frame.filled`) lies in
+    ``[lo, hi]`` (bounds may be float), per pair of bounds."""
+    return np.searchsorted(filled, lo, side="left") < np.searchsorted(filled, hi, side="right")

@@ -67,6 +67,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from imu_hip.dsp.filters import find_peaks, moving_mean
+from imu_hip.dsp.frames import touches
 from imu_hip.model import G
 
 #: Smallest peak of the (smoothed) angular-rate magnitude that counts as a swing (rad/s):
@@ -112,10 +113,9 @@ class FootStrides:
     coordinates (columns forward, left, up), or None. ``ms_all``: all mid-stances found (also
     those without a full stride). ``touched``: the stride (``ms0`` to ``ms1``, widened by a
     margin) touches a filled sample (None: no samples filled): what is integrated over the
-    stride (length, speed) and its first toe-off are not measured. ``unplaced``: a mid-stance or
-    the landing (from the swing peak, or the heel-rocker search if earlier, to ``ms1``) is
-    within the margin of a filled sample: the stride is not reported (None: no samples filled).
-    When only the toe-off after it would touch one, ``to_next`` is -1 (not measured) instead.
+    stride (length, speed) and its first toe-off are not measured. ``unplaced``: a filled sample
+    could have moved its events (see :func:`_unplaced`): the stride is not reported (None: no
+    samples filled).
     ``acc_clipped``: the accelerometer
     saturated within the stride (None: nowhere); its length and impact are then not measured.
     ``ic_t``, ``to_t``, ``to_next_t``: the same events as fractional sample positions (float;
@@ -683,9 +683,9 @@ def detect_strides(
     ``acc``: (n, 3) m/s², ``gyr``: (n, 3) rad/s, sensor frame, uniform at ``rate_hz``.
     ``gyro_range_rads``: the gyroscope's full scale if known (else found from the data).
     ``filled``: sorted indices of samples filled across a hole (lost packets); strides within
-    ``margin_n`` samples of one are marked ``touched`` and left out of the foot frame, those
-    with a mid-stance or the landing that close are marked ``unplaced``, and a toe-off after a
-    stride that would need filled samples is not given (``to_next`` = -1).
+    ``margin_n`` samples of one are marked ``touched`` and left out of the foot frame, and
+    those whose events a filled sample could have moved are marked ``unplaced``
+    (:func:`_unplaced`).
     ``acc_raw``: the raw accelerometer readings behind a calibrated ``acc`` (where a saturated
     axis is flat), searched for saturation instead of ``acc``.
     Returns the strides, the orientations (n, 4 quaternions, world-from-sensor, from the
@@ -719,7 +719,7 @@ def detect_strides(
     holed = filled is not None and filled.size > 0
     if holed:
         assert filled is not None
-        touched = _touches(filled, ms0 - margin_n, ms1 + margin_n)
+        touched = touches(filled, ms0 - margin_n, ms1 + margin_n)
         clean = ~touched if not touched.all() else np.ones_like(touched)
         frame = foot_frame(disp_s[clean], up_s[clean])
     else:
@@ -782,17 +782,9 @@ def detect_strides(
     acc_clipped = (np.maximum.reduceat(acc_clip[cidx], cstart)
                    if cidx.size and acc_clip.any() else None)
     if holed:
-        # the stride itself holds no filled sample, but the toe-off after it is not measured
-        assert filled is not None
-        late = (to_next >= 0) & _touches(filled, ms1, to_next + margin_n)
-        to_next = np.where(late, -1, to_next)
-        to_next_t = np.where(late, -1.0, to_next_t)
-        # the landing: the contact is searched from the swing peak on (a heel strike's also
-        # back along the heel rocker); the strike angle and the impact read contact to ms1
-        back = int(round(HEEL_ROCKER_S * fs))
-        land = np.minimum(peak, np.where(ic >= 0, ic - back, peak))
-        unplaced = (_touches(filled, land - margin_n, ms1 + margin_n)
-                    | _touches(filled, ms0 - margin_n, ms0 + margin_n))
+        assert filled is not None and touched is not None
+        unplaced = _unplaced(filled, margin_n, fs, swings, ms, ms0, ms1, ic, to, to_next, peak,
+                             n, touched)
     else:
         touched = unplaced = None
     return (
@@ -804,9 +796,47 @@ def detect_strides(
     )
 
 
-def _touches(filled: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """Whether any of the sorted indices ``filled`` lies in ``[lo, hi]``."""
-    return np.searchsorted(filled, lo, side="left") < np.searchsorted(filled, hi, side="right")
+def _unplaced(filled: np.ndarray, margin_n: int, fs: float, swings: np.ndarray,
+              ms_all: np.ndarray, ms0: np.ndarray, ms1: np.ndarray, ic: np.ndarray,
+              to: np.ndarray, to_next: np.ndarray, peak: np.ndarray, n: int,
+              touched: np.ndarray) -> np.ndarray:
+    """Strides that a filled sample (within ``margin_n``) could have changed beyond the
+    columns :data:`imu_hip.foot_pipeline.HOLE_NAN` withholds:
+
+    - the stances at both mid-stances, contact to toe-off: a mid-stance is the quietest sample
+      of its stance, and a hole anywhere in the stance can move it (a hole in a swing cannot
+      make a quieter one: the foot turns at hundreds of deg/s there);
+    - the landing: the contact is searched from the swing peak on (a heel strike's also back
+      along the heel rocker), the strike angle and the impact read contact to ``ms1``;
+    - a stride more than 1.5 times as long as its neighbours: a filled stance can join two
+      strides into one;
+    - every stride when all are touched: the foot frame then rests on filled data.
+
+    Only a hole in the early swing (toe-off to swing peak) leaves a stride reported."""
+    if touched.all():
+        return np.ones_like(touched)
+    back = int(round(HEEL_ROCKER_S * fs))
+    land = np.minimum(peak, np.where(ic >= 0, ic - back, peak))
+    # the stance at ms0 began at the contact of the stride ending there, else after the swing
+    # before (within the half stride a mid-stance next to standing is searched in)
+    j = np.minimum(np.searchsorted(ms1, ms0), ms1.size - 1)
+    sw = np.searchsorted(swings, ms0) - 1
+    half = int(round(0.5 * MAX_STRIDE_S * fs))
+    start0 = np.where((ms1[j] == ms0) & (ic[j] >= 0), ic[j],
+                      np.maximum(np.where(sw >= 0, swings[np.maximum(sw, 0)], 0), ms0 - half))
+    # the stance at ms1 ends at its toe-off taken from the next stride; without one (its
+    # swing peak, which ends the toe-off search, may rest on the hole) at the next mid-stance
+    nxt = np.append(ms0[1:] == ms1[:-1], False)
+    valid = ms_all[ms_all >= 0]
+    after = np.searchsorted(valid, ms1, side="right")
+    end1 = np.where(nxt & (to_next >= 0), to_next,
+                    np.where(after < valid.size, valid[np.minimum(after, valid.size - 1)], n - 1))
+    out = (touches(filled, start0 - margin_n, np.maximum(to, ms0) + margin_n)
+           | touches(filled, land - margin_n, end1 + margin_n))
+    dur = (ms1 - ms0).astype(float)
+    nb = np.fmin(np.append(np.nan, dur[:-1]), np.append(dur[1:], np.nan))
+    nb = np.where(np.isfinite(nb), nb, np.median(dur))
+    return out | (touched & (dur > 1.5 * nb))
 
 
 def looks_like_foot(acc: np.ndarray, gyr: np.ndarray | None, rate_hz: float) -> bool | None:

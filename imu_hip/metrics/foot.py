@@ -99,26 +99,42 @@ def impact_peak_g(acc: np.ndarray, ic: np.ndarray, rate_hz: float) -> np.ndarray
     return out
 
 
-def cumulative_distance_m(t_start_s: np.ndarray, t_end_s: np.ndarray,
-                          stride_length_m: np.ndarray, dropped_s: float = 0.0) -> np.ndarray:
-    """Distance (m) covered by one foot up to each stride's end, strides in time order.
+#: Longest span of dropped strides counted in a distance (s): twice the longest stride.
+MAX_DROPPED_SPAN_S = 5.0
 
-    A stride without its length (a filled hole in its swing, a saturated accelerometer) counts
-    at the speed of the measured strides around it (linear in time); ``dropped_s``, the time of
-    strides not reported (dropped at packet loss, ``strides_dropped_s`` of the foot's sensor),
-    at their median speed, spread over the run in proportion. All NaN when no stride has a
-    length."""
+
+def cumulative_distance_m(t_start_s: np.ndarray, t_end_s: np.ndarray,
+                          stride_length_m: np.ndarray, dropped_spans_s: np.ndarray | None = None,
+                          ) -> tuple[np.ndarray, np.ndarray]:
+    """(times s, distance m): the distance covered by one foot, summed up to the end of each
+    stride and of each span of strides dropped at packet loss, in time order.
+
+    ``dropped_spans_s``: (k, 2) start and end host times of the strides not reported
+    (``strides_dropped_spans_s`` of the foot's sensor); spans that are not finite, not positive
+    or longer than :data:`MAX_DROPPED_SPAN_S` are ignored. A stride without its length (a
+    filled hole in its swing, a saturated accelerometer) and a dropped span count at the speed
+    of the measured strides around them (linear in time), so packet loss does not shorten the
+    run. Empty arrays when no stride has a length."""
     t0 = np.asarray(t_start_s, float)
     t1 = np.asarray(t_end_s, float)
     length = np.asarray(stride_length_m, float)
-    dur = t1 - t0
-    ok = np.isfinite(length) & (dur > 0)
+    with np.errstate(invalid="ignore"):
+        row = np.isfinite(t0) & np.isfinite(t1) & (t1 > t0)
+        ok = row & np.isfinite(length)
     if not ok.any():
-        return np.full(t1.shape, np.nan)
-    speed = length[ok] / dur[ok]
-    dist = np.cumsum(np.where(ok, length, np.interp(t1, t1[ok], speed) * dur))
-    extra = max(float(dropped_s), 0.0) * float(np.median(speed))
-    return dist * (1.0 + extra / dist[-1]) if dist[-1] > 0 else dist
+        return np.zeros(0), np.zeros(0)
+    spans = np.zeros((0, 2)) if dropped_spans_s is None else np.asarray(dropped_spans_s, float)
+    spans = spans.reshape(-1, 2)
+    with np.errstate(invalid="ignore"):
+        span_dur = spans[:, 1] - spans[:, 0]
+        spans = spans[np.isfinite(span_dur) & (span_dur > 0) & (span_dur <= MAX_DROPPED_SPAN_S)]
+    start = np.concatenate((t0[row], spans[:, 0]))
+    end = np.concatenate((t1[row], spans[:, 1]))
+    measured = np.concatenate((length[row], np.full(spans.shape[0], np.nan)))
+    speed = np.interp(end, t1[ok], length[ok] / (t1[ok] - t0[ok]))
+    dist = np.where(np.isfinite(measured), measured, speed * (end - start))
+    order = np.argsort(end, kind="stable")
+    return end[order], np.cumsum(dist[order])
 
 
 #: Stride metrics summarised (numbers describing the stride, not the event times).

@@ -297,9 +297,9 @@ class RunData:
         return feet[max(feet, key=lambda f: feet[f][2])][:2]
 
     def _foot_distances(self) -> dict[str, tuple[np.ndarray, np.ndarray, int]]:
-        """Per foot with a measured stride length: (stride end times, cumulative distance m,
-        strides measured), see :func:`imu_hip.metrics.foot.cumulative_distance_m` (strides
-        dropped at packet loss from the sensor's ``strides_dropped_s``)."""
+        """Per foot with a measured stride length: (times s, cumulative distance m, strides
+        measured), see :func:`imu_hip.metrics.foot.cumulative_distance_m` (strides dropped at
+        packet loss from the sensor's ``strides_dropped_spans_s``)."""
         shoes = self.groups.get("shoes")
         if shoes is None or "stride_length_m" not in shoes.columns:
             return {}
@@ -310,13 +310,14 @@ class RunData:
                         float)
         out = {}
         for f in ("left", "right"):
-            sel = np.flatnonzero((shoes.side == f) & np.isfinite(t1))
-            sel = sel[np.argsort(t1[sel], kind="stable")]
-            n = int(np.isfinite(sl[sel]).sum())
-            if n:
-                dropped = sum(_number(i.get("strides_dropped_s")) for i in self.sensor_infos()
-                              if i.get("placement") == f"{f}_foot")
-                out[f] = (t1[sel], cumulative_distance_m(t0[sel], t1[sel], sl[sel], dropped), n)
+            sel = shoes.side == f
+            spans = [_span(x) for i in self.sensor_infos() if i.get("placement") == f"{f}_foot"
+                     for x in (i.get("strides_dropped_spans_s") or [])
+                     if isinstance(i.get("strides_dropped_spans_s"), list)]
+            t, d = cumulative_distance_m(t0[sel], t1[sel], sl[sel],
+                                         np.array([x for x in spans if x is not None]))
+            if d.size:
+                out[f] = (t, d, int(np.isfinite(sl[sel]).sum()))
         return out
 
     def impact_load(self) -> tuple[float, str]:
@@ -329,9 +330,12 @@ class RunData:
         return float("nan"), "unknown (needs the sacral vGRF estimate)"
 
 
-def _number(x: Any) -> float:
-    """A finite number read from a summary (untrusted), else 0."""
-    return float(x) if isinstance(x, int | float) and math.isfinite(x) else 0.0
+def _span(x: Any) -> tuple[float, float] | None:
+    """A (start, end) pair of numbers read from a summary (untrusted), else None."""
+    if (isinstance(x, list | tuple) and len(x) == 2
+            and all(isinstance(v, int | float) and not isinstance(v, bool) for v in x)):
+        return float(x[0]), float(x[1])
+    return None
 
 
 # -- building RunData from analysis results ---------------------------------------------------
