@@ -175,6 +175,8 @@ def test_shoe_only_report_has_distance_and_per_km_table():
     run = collect_run(shoes, {"device_name": HOSTILE_NAME}, source="<shoes>.mcap")
     expected = np.mean([np.sum(s.strides["stride_length_m"]) for s in shoes])
     assert run.distance_m == pytest.approx(expected)
+    # the per-km table ends where the summary card does (the mean of the feet)
+    assert run.cumulative_distance()[1][-1] == pytest.approx(expected)
     assert run.step_count == sum(len(s.strides["t_ic_s"]) for s in shoes)
     html = run_report_html(run)
     page = assert_inert(html)

@@ -289,12 +289,14 @@ class RunData:
         return None
 
     def cumulative_distance(self) -> tuple[np.ndarray, np.ndarray] | None:
-        """(time s, distance m) along the run from the foot with the most measured strides,
-        for per-km tables."""
+        """(time s, distance m) along the run for per-km tables: timed by the foot with the
+        most measured strides, scaled to end at :attr:`distance_m` (the mean of the feet)."""
         feet = self._foot_distances()
         if not feet:
             return None
-        return feet[max(feet, key=lambda f: feet[f][2])][:2]
+        t, d, _ = feet[max(feet, key=lambda f: feet[f][2])]
+        total = np.mean([float(v[1][-1]) for v in feet.values()])
+        return t, d * (total / d[-1]) if d[-1] > 0 else d
 
     def _foot_distances(self) -> dict[str, tuple[np.ndarray, np.ndarray, int]]:
         """Per foot with a measured stride length: (times s, cumulative distance m, strides
