@@ -154,15 +154,15 @@ class FootStage(ResamplerCounts):
             self.frame_ = st.frame
         if filled is not None and filled.size:
             self._count_unformed(st, filled, t0_s, core_start, core_end)
-        if not keep.any() or st.frame is None:
+        if not keep.any():
             return StrideTable()
         self._last_end = float(t_end[keep][-1])
         if st.unplaced is not None:
             drop = keep & st.unplaced
             self._dropped(t0_s + st.ms0[drop] / fs, t_end[drop])
             keep &= ~st.unplaced
-            if not keep.any():
-                return StrideTable()
+        if not keep.any() or st.frame is None:
+            return StrideTable()
         k = np.flatnonzero(keep)
         ms0, ms1, ic, to_prev, to = st.ms0[k], st.ms1[k], st.ic[k], st.to[k], st.to_next[k]
         # event instants between samples (fractional sample positions): times and durations

@@ -381,6 +381,18 @@ def test_shoe_strides_survive_packet_loss(prob):
         assert np.abs(a[both] - b[both]).max() <= tol, col
 
 
+def test_strides_without_a_clean_foot_frame_are_counted_as_dropped():
+    """Heavy loss over a slow walk: the strides clear of holes are too few to give the foot
+    frame, so none is reported; every one is counted as dropped (with its span), none lost."""
+    params = RunnerParams(phases=(("stand", 6.0), ("walk", 40.0)), rate_hz=400.0,
+                          foot_strike="rear")
+    foot = simulate(params, seed=5, placements=("left_foot",)).recording.sensor("left_foot")
+    ref, _ = _foot_strides(foot)
+    strides, stage = _foot_strides(drop_packets(foot, 0.1, seed=303)[0])
+    assert len(strides) + stage.strides_dropped_ == len(ref)
+    assert len(stage.strides_dropped_spans_) == stage.strides_dropped_
+
+
 def _distance(strides, spans=None) -> float:
     from imu_hip.metrics.foot import cumulative_distance_m
 
@@ -413,19 +425,24 @@ def test_distance_survives_packet_loss(prob):
     assert _distance(lossy, spans) == pytest.approx(_distance(ref), rel=0.05)
 
 
-def test_distance_counts_what_is_missing_at_the_speed_around_it():
+def test_distance_counts_what_is_missing_from_the_strides_around_it():
     from imu_hip.metrics.foot import cumulative_distance_m
 
     t0 = np.arange(6) * 0.7
     length = np.array([2.1, np.nan, 2.1, 2.8, 2.8, np.nan])  # 3 m/s, then 4 m/s
     t, d = cumulative_distance_m(t0, t0 + 0.7, length)
     np.testing.assert_allclose(d, np.cumsum([2.1, 2.1, 2.1, 2.8, 2.8, 2.8]))
-    # two strides dropped between the 4 m/s ones, one (bad) span ignored: counted at 4 m/s
-    t2, d2 = cumulative_distance_m(t0 + np.r_[0, 0, 0, 0, 1.4, 1.4],
-                                   t0 + 0.7 + np.r_[0, 0, 0, 0, 1.4, 1.4], length,
-                                   np.array([[2.8, 4.2], [9.0, np.nan]]))
-    assert t2.size == 7 and np.all(np.diff(t2) >= 0)
+    # two strides dropped between the 2.8 m ones (one span each): 2.8 m each. Ignored: a bad
+    # span, one given twice, one overlapping a stride reported, one of several seconds
+    shift = np.r_[0, 0, 0, 0, 1.4, 1.4]
+    spans = np.array([[2.8, 3.5], [3.5, 4.2], [9.0, np.nan], [2.8, 3.5], [2.0, 2.5],
+                      [20.0, 30.0]])
+    t2, d2 = cumulative_distance_m(t0 + shift, t0 + 0.7 + shift, length, spans[::-1])
+    assert t2.size == 8 and np.all(np.diff(t2) >= 0)
     assert d2[-1] == pytest.approx(d[-1] + 5.6)
+    # a stride that held a short pause is one stride length, not speed x time
+    t4, d4 = cumulative_distance_m(t0, t0 + 0.7, length, np.array([[4.2, 6.2]]))
+    assert d4[-1] == pytest.approx(d[-1] + 2.8)
     # a NaN time is ignored, not poisoning the sum; nothing measured gives nothing
     t3, d3 = cumulative_distance_m(np.r_[t0, np.nan], np.r_[t0 + 0.7, 9.0], np.r_[length, 2.0])
     assert d3[-1] == pytest.approx(d[-1])

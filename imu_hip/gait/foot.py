@@ -784,7 +784,7 @@ def detect_strides(
     if holed:
         assert filled is not None and touched is not None
         unplaced = _unplaced(filled, margin_n, fs, swings, ms, ms0, ms1, ic, to, to_next, peak,
-                             n, touched)
+                             n, touched, frame is None)
     else:
         touched = unplaced = None
     return (
@@ -799,7 +799,7 @@ def detect_strides(
 def _unplaced(filled: np.ndarray, margin_n: int, fs: float, swings: np.ndarray,
               ms_all: np.ndarray, ms0: np.ndarray, ms1: np.ndarray, ic: np.ndarray,
               to: np.ndarray, to_next: np.ndarray, peak: np.ndarray, n: int,
-              touched: np.ndarray) -> np.ndarray:
+              touched: np.ndarray, no_frame: bool) -> np.ndarray:
     """Strides that a filled sample (within ``margin_n``) could have changed beyond the
     columns :data:`imu_hip.foot_pipeline.HOLE_NAN` withholds:
 
@@ -810,10 +810,11 @@ def _unplaced(filled: np.ndarray, margin_n: int, fs: float, swings: np.ndarray,
       along the heel rocker), the strike angle and the impact read contact to ``ms1``;
     - a stride more than 1.5 times as long as its neighbours: a filled stance can join two
       strides into one;
-    - every stride when all are touched: the foot frame then rests on filled data.
+    - every stride when all are touched, or when the strides clear of holes give no foot frame:
+      the frame would rest on filled data, or be missing (no stride is then reported).
 
     Only a hole in the early swing (toe-off to swing peak) leaves a stride reported."""
-    if touched.all():
+    if touched.all() or (no_frame and touched.any()):
         return np.ones_like(touched)
     back = int(round(HEEL_ROCKER_S * fs))
     land = np.minimum(peak, np.where(ic >= 0, ic - back, peak))

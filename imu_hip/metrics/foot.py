@@ -107,14 +107,16 @@ def cumulative_distance_m(t_start_s: np.ndarray, t_end_s: np.ndarray,
                           stride_length_m: np.ndarray, dropped_spans_s: np.ndarray | None = None,
                           ) -> tuple[np.ndarray, np.ndarray]:
     """(times s, distance m): the distance covered by one foot, summed up to the end of each
-    stride and of each span of strides dropped at packet loss, in time order.
+    stride and of each span of a stride dropped at packet loss, in time order.
 
-    ``dropped_spans_s``: (k, 2) start and end host times of the strides not reported
-    (``strides_dropped_spans_s`` of the foot's sensor); spans that are not finite, not positive
-    or longer than :data:`MAX_DROPPED_SPAN_S` are ignored. A stride without its length (a
-    filled hole in its swing, a saturated accelerometer) and a dropped span count at the speed
-    of the measured strides around them (linear in time), so packet loss does not shorten the
-    run. Empty arrays when no stride has a length."""
+    ``dropped_spans_s``: (k, 2) start and end host times of the strides not reported, one
+    stride each (``strides_dropped_spans_s`` of the foot's sensor). Spans not finite, not
+    positive, longer than :data:`MAX_DROPPED_SPAN_S` or overlapping a stride given are ignored;
+    overlapping spans count once. A dropped stride and a stride without its length (a filled
+    hole in its swing, a saturated accelerometer) count the stride length of the measured
+    strides around them, interpolated in time (not speed x time: a stride can hold a short
+    pause), so packet loss does not shorten the run. Empty arrays when no stride has a
+    length."""
     t0 = np.asarray(t_start_s, float)
     t1 = np.asarray(t_end_s, float)
     length = np.asarray(stride_length_m, float)
@@ -123,18 +125,35 @@ def cumulative_distance_m(t_start_s: np.ndarray, t_end_s: np.ndarray,
         ok = row & np.isfinite(length)
     if not ok.any():
         return np.zeros(0), np.zeros(0)
-    spans = np.zeros((0, 2)) if dropped_spans_s is None else np.asarray(dropped_spans_s, float)
-    spans = spans.reshape(-1, 2)
-    with np.errstate(invalid="ignore"):
-        span_dur = spans[:, 1] - spans[:, 0]
-        spans = spans[np.isfinite(span_dur) & (span_dur > 0) & (span_dur <= MAX_DROPPED_SPAN_S)]
-    start = np.concatenate((t0[row], spans[:, 0]))
-    end = np.concatenate((t1[row], spans[:, 1]))
-    measured = np.concatenate((length[row], np.full(spans.shape[0], np.nan)))
-    speed = np.interp(end, t1[ok], length[ok] / (t1[ok] - t0[ok]))
-    dist = np.where(np.isfinite(measured), measured, speed * (end - start))
+    t0, t1, length, ok = t0[row], t1[row], length[row], ok[row]
+    spans = _clean_spans(dropped_spans_s, t0, t1)
+    end = np.concatenate((t1, spans[:, 1]))
+    measured = np.concatenate((length, np.full(spans.shape[0], np.nan)))
+    by_time = np.argsort(t1[ok], kind="stable")
+    around = np.interp(end, t1[ok][by_time], length[ok][by_time])
     order = np.argsort(end, kind="stable")
-    return end[order], np.cumsum(dist[order])
+    return end[order], np.cumsum(np.where(np.isfinite(measured), measured, around)[order])
+
+
+def _clean_spans(spans_s: np.ndarray | None, t0: np.ndarray, t1: np.ndarray) -> np.ndarray:
+    """The usable (k, 2) dropped spans of :func:`cumulative_distance_m`, in time order."""
+    spans = np.zeros((0, 2)) if spans_s is None else np.asarray(spans_s, float).reshape(-1, 2)
+    with np.errstate(invalid="ignore"):
+        dur = spans[:, 1] - spans[:, 0]
+        spans = spans[np.isfinite(dur) & (dur > 0) & (dur <= MAX_DROPPED_SPAN_S)]
+    spans = spans[np.lexsort((spans[:, 1], spans[:, 0]))]
+    eps = 1e-3  # (s) spans and strides that only touch do not overlap
+    keep = np.ones(spans.shape[0], bool)
+    last_end = -np.inf
+    for k, (a, b) in enumerate(spans):  # a span overlapping an earlier one counts once
+        keep[k] = a >= last_end - eps
+        last_end = max(last_end, b) if keep[k] else last_end
+    spans = spans[keep]
+    order = np.argsort(t0)
+    first = np.searchsorted(t0[order], spans[:, 1] - eps)  # strides starting before the end
+    latest_end = np.maximum.accumulate(t1[order]) if t0.size else np.zeros(0)
+    clash = (first > 0) & (latest_end[np.maximum(first - 1, 0)] > spans[:, 0] + eps)
+    return spans[~clash] if t0.size else spans
 
 
 #: Stride metrics summarised (numbers describing the stride, not the event times).

@@ -314,8 +314,8 @@ class RunData:
         for f in ("left", "right"):
             sel = shoes.side == f
             spans = [_span(x) for i in self.sensor_infos() if i.get("placement") == f"{f}_foot"
-                     for x in (i.get("strides_dropped_spans_s") or [])
-                     if isinstance(i.get("strides_dropped_spans_s"), list)]
+                     and isinstance(i.get("strides_dropped_spans_s"), list)
+                     for x in i["strides_dropped_spans_s"]]
             t, d = cumulative_distance_m(t0[sel], t1[sel], sl[sel],
                                          np.array([x for x in spans if x is not None]))
             if d.size:
