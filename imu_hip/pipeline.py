@@ -386,7 +386,7 @@ class SacralStage(ResamplerCounts):
             if sat.size:
                 # the impact window after the contact (impact_peak_g) is inside the step
                 saturated = touches(sat, ev.ic[keep] - self._hole_margin_n,
-                                     np.maximum(end[keep], ev.ic[keep] + 0.06 * fs))
+                                    np.maximum(end[keep], ev.ic[keep] + 0.06 * fs))
                 self.steps_saturated_ += int(saturated.sum())
         ic, to, nxt = ev.ic[keep], ev.to[keep], next_ic[keep]
         side, gait = ev.side[keep], ev.gait[keep]

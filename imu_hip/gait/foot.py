@@ -115,9 +115,8 @@ class FootStrides:
     margin) touches a filled sample (None: no samples filled): what is integrated over the
     stride (length, speed) and its first toe-off are not measured. ``unplaced``: a filled sample
     could have moved its events (see :func:`_unplaced`): the stride is not reported (None: no
-    samples filled).
-    ``acc_clipped``: the accelerometer
-    saturated within the stride (None: nowhere); its length and impact are then not measured.
+    samples filled). ``acc_clipped``: the accelerometer saturated within the stride (None:
+    nowhere); its length and impact are then not measured.
     ``ic_t``, ``to_t``, ``to_next_t``: the same events as fractional sample positions (float;
     -1 where the integer index is -1; None: equal to the integer indices), see
     :func:`level_crossing` and :func:`peak_vertex`. The integer indices are the samples at or

@@ -277,8 +277,9 @@ class RunData:
 
     @property
     def distance_m(self) -> float | None:
-        """Distance from the shoe strides (each foot's :meth:`cumulative_distance`, mean of the
-        feet), else from a summary's ``distance_m``; None when unknown."""
+        """Distance from the shoe strides (per foot the sum of its stride lengths, strides
+        without a length and strides dropped at packet loss counted at the length of those around
+        them; the mean of the feet), else from a summary's ``distance_m``; None when unknown."""
         per_foot = [float(d[-1]) for _, d, _ in self._foot_distances().values()]
         if per_foot:
             return float(np.mean(per_foot))
