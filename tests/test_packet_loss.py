@@ -381,6 +381,23 @@ def test_shoe_strides_survive_packet_loss(prob):
         assert np.abs(a[both] - b[both]).max() <= tol, col
 
 
+def test_a_packet_lost_while_standing_at_a_stop_keeps_the_strides_around_it():
+    """A 3 s stop between two runs: a packet lost in its middle is further than half a stride
+    from both swings, where the mid-stances next to standing are searched, so the last stride
+    before the stop and the first after it stay (the slow strides of a stop, which the
+    distance would otherwise fill at cruising length)."""
+    params = RunnerParams(phases=(("stand", 6.0), ("run", 15.0), ("stand", 3.0),
+                                  ("run", 15.0)), rate_hz=400.0)
+    foot = simulate(params, seed=5, placements=("left_foot",)).recording.sensor("left_foot")
+    ref, _ = _foot_strides(foot)
+    gap = np.flatnonzero(ref["t_start_s"][1:] - ref["t_end_s"][:-1] > 2.0)
+    assert gap.size == 1
+    stop_start, stop_end = ref["t_end_s"][gap[0]], ref["t_start_s"][gap[0] + 1]
+    strides, stage = _foot_strides(_one_hole(foot, 0.5 * (stop_start + stop_end) - 0.02))
+    assert stage.holes_filled_ == 1 and stage.strides_dropped_ == 0
+    _same(strides, ref)
+
+
 def test_strides_without_a_clean_foot_frame_are_counted_as_dropped():
     """Heavy loss over a slow walk: the strides clear of holes are too few to give the foot
     frame, so none is reported; every one is counted as dropped (with its span), none lost."""

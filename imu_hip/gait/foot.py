@@ -817,20 +817,33 @@ def _unplaced(filled: np.ndarray, margin_n: int, fs: float, swings: np.ndarray,
         return np.ones_like(touched)
     back = int(round(HEEL_ROCKER_S * fs))
     land = np.minimum(peak, np.where(ic >= 0, ic - back, peak))
-    # the stance at ms0 began at the contact of the stride ending there, else after the swing
-    # before (within the half stride a mid-stance next to standing is searched in)
-    j = np.minimum(np.searchsorted(ms1, ms0), ms1.size - 1)
-    sw = np.searchsorted(swings, ms0) - 1
+    # What places each mid-stance (see :func:`midstances`): between two swings closer than
+    # MAX_STRIDE_S, the quietest sample between them; next to standing, a search within half
+    # of that from the swing. The stance at ms0 began at the contact of the stride ending
+    # there; without one, the search began at the swing before, or half a stride before the
+    # stride's swing when standing came before.
     half = int(round(0.5 * MAX_STRIDE_S * fs))
+    j = np.minimum(np.searchsorted(ms1, ms0), ms1.size - 1)
+    k = np.searchsorted(swings, ms0)  # the stride's swing
+    own = swings[np.minimum(k, swings.size - 1)]
+    before = swings[np.maximum(k - 1, 0)]
+    chained = (k >= 1) & (own - before <= 2 * half)
     start0 = np.where((ms1[j] == ms0) & (ic[j] >= 0), ic[j],
-                      np.maximum(np.where(sw >= 0, swings[np.maximum(sw, 0)], 0), ms0 - half))
-    # the stance at ms1 ends at its toe-off taken from the next stride; without one (its
-    # swing peak, which ends the toe-off search, may rest on the hole) at the next mid-stance
+                      np.where(chained, before, own - half))
+    # The stance at ms1 ends at its toe-off taken from the next stride. Without one: when the
+    # next swing is chained, at the next mid-stance (the toe-off search ends at that swing's
+    # peak, which the hole may have moved); when standing follows, where the search for ms1
+    # ends, half a stride after the stride's swing.
     nxt = np.append(ms0[1:] == ms1[:-1], False)
     valid = ms_all[ms_all >= 0]
     after = np.searchsorted(valid, ms1, side="right")
+    k = np.searchsorted(swings, ms1, side="right")  # the next swing
+    last = swings[np.maximum(k - 1, 0)]
+    goes_on = (k < swings.size) & (swings[np.minimum(k, swings.size - 1)] - last <= 2 * half)
     end1 = np.where(nxt & (to_next >= 0), to_next,
-                    np.where(after < valid.size, valid[np.minimum(after, valid.size - 1)], n - 1))
+                    np.where(goes_on & (after < valid.size),
+                             valid[np.minimum(after, valid.size - 1)],
+                             np.minimum(last + half, n - 1)))
     out = (touches(filled, start0 - margin_n, np.maximum(to, ms0) + margin_n)
            | touches(filled, land - margin_n, end1 + margin_n))
     dur = (ms1 - ms0).astype(float)
