@@ -339,9 +339,9 @@ def _foot_strides(sensor: SensorRecording, max_fill_s: float = MAX_FILL_S
 
 @pytest.mark.parametrize("prob", [0.01, 0.03, 0.05])
 def test_shoe_strides_survive_packet_loss(prob):
-    """A stride with a hole in its push-off or early swing is still reported, without what
-    reads the whole stride (length, speed, swing time); what is given agrees with the analysis
-    without loss and rests on no hole."""
+    """A stride with a hole only in its early swing is still reported, without what reads the
+    whole stride (length, speed, swing time); what is given agrees with the analysis without
+    loss and rests on no hole."""
     foot = _sim(("left_foot",)).recording.sensor("left_foot")
     ref, _ = _foot_strides(foot)
     lossy, holes = drop_packets(foot, prob, seed=round(prob * 1000) + 2)
