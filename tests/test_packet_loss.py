@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import re
 from functools import cache
 
 import numpy as np
@@ -188,6 +189,16 @@ def test_which_metrics_a_hole_withholds():
     h = _NearHoles(np.arange(1200, 1219), m, fs, ic, np.array([np.nan]), np.array([np.nan]),
                    ic)
     assert not h.ic[0] and not h.to[0] and not h.span[0]
+
+
+def test_the_report_says_what_packet_loss_cost():
+    from imu_hip.report import collect_run, run_report_html
+
+    sensor, _ = _reference()
+    page = run_report_html(collect_run(analyze(drop_packets(sensor, 0.03, seed=30)[0])))
+    assert re.search(r"\d+ short holes \(lost packets\) filled; \d+ steps next to them "
+                     r"reported without the metrics a hole could change\.", page)
+    assert "short holes" not in run_report_html(collect_run(analyze(sensor)))
 
 
 def test_running_time_and_step_count_survive_packet_loss():
@@ -481,6 +492,10 @@ def test_report_distance_reads_the_dropped_strides_from_the_summary():
     assert clean and lossy.distance_m == pytest.approx(clean, rel=0.05)
     t, d = lossy.cumulative_distance()
     assert d[-1] == pytest.approx(lossy.distance_m) and np.all(np.diff(d) > 0)
+    from imu_hip.report import run_report_html
+
+    page = run_report_html(lossy)
+    assert re.search(r"\d+ short holes \(lost packets\) filled; \d+ strides dropped", page)
     for info in lossy.sensor_infos():
         info["strides_dropped_spans_s"] += [[0, 1e9], ["a", 1], True, [np.nan, 1.0], [5, 4]]
     result.summary["sensors"] = lossy.sensor_infos()

@@ -318,6 +318,18 @@ def data_quality(run: RunData) -> str:
                 f"sensor {info.get('sensor_id', '?')}: {info['clipped_samples']} samples at the "
                 "sensor's range limit (clipped); strides over them are marked."
             )
+        holes = info.get("holes_filled")
+        if isinstance(holes, int) and not isinstance(holes, bool) and holes > 0:
+            what = [f"{holes} short holes (lost packets) filled"]
+            steps, strides = (info.get("steps_near_packet_loss"),
+                              info.get("strides_dropped_at_packet_loss"))
+            if isinstance(steps, int) and steps > 0:
+                what.append(f"{steps} steps next to them reported without the metrics a hole "
+                            "could change")
+            if isinstance(strides, int) and strides > 0:
+                what.append(f"{strides} strides dropped, their distance counted from the "
+                            "strides around them")
+            notes.append(f"sensor {info.get('sensor_id', '?')}: " + "; ".join(what) + ".")
     for s in run.summaries:
         if s.get("hip_not_analysed"):
             notes.append(f"hip not analysed: {s['hip_not_analysed']}.")
