@@ -92,8 +92,6 @@ class FootStage(ResamplerCounts):
         self.clipped_samples_ = 0
         self.frame_: np.ndarray | None = None
         self._looks: list[bool | None] = []
-        self.strides_dropped_ = 0
-        self.strides_dropped_s_ = 0.0
         self.strides_dropped_spans_: list[tuple[float, float]] = []
         self.strides_near_holes_ = 0
         self.strides_saturated_ = 0
@@ -221,10 +219,16 @@ class FootStage(ResamplerCounts):
                 cols[name] = np.where(sat, np.nan, cols[name])
         return StrideTable(cols)
 
+    @property
+    def strides_dropped_(self) -> int:
+        return len(self.strides_dropped_spans_)
+
+    @property
+    def strides_dropped_s_(self) -> float:
+        return float(sum(b - a for a, b in self.strides_dropped_spans_))
+
     def _dropped(self, t0_s: np.ndarray, t1_s: np.ndarray) -> None:
-        """Count strides not reported at packet loss, with their spans (host s)."""
-        self.strides_dropped_ += int(t0_s.size)
-        self.strides_dropped_s_ += float(np.sum(t1_s - t0_s))
+        """Record strides not reported at packet loss by their spans (host s)."""
         self.strides_dropped_spans_ += list(zip(t0_s.tolist(), t1_s.tolist(), strict=True))
 
     def _count_unformed(self, st: FootStrides, filled: np.ndarray, t0_s: float, core_start: int,
